@@ -1,0 +1,178 @@
+"""A thin Jira REST client: one method per endpoint, parsed results, typed errors.
+
+Jira Cloud: `{ATLASSIAN_API_URL}/ex/jira/{cloudId}/rest/api/3/…` (descriptions in ADF).
+Jira Data Center: `{base}/rest/api/2/…` (descriptions in wiki markup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bot.jira.http import RetryPolicy, send
+
+
+class TokenAuth(httpx.Auth):
+    """Bearer auth that asks for a fresh token once when Jira answers 401."""
+
+    def __init__(self, token: Callable[[], Awaitable[str]], refreshed: Callable[[], Awaitable[str]]):
+        self._token = token
+        self._refreshed = refreshed
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = f"Bearer {await self._token()}"
+        response = yield request
+        if response.status_code == 401:
+            await response.aread()
+            request.headers["Authorization"] = f"Bearer {await self._refreshed()}"
+            yield request
+
+
+@dataclass(frozen=True)
+class JiraUser:
+    account_id: str
+    display_name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class IssueType:
+    id: str
+    name: str
+    subtask: bool = False
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    field_id: str
+    name: str
+    required: bool
+    schema: dict[str, Any]
+    allowed_values: list[dict[str, Any]] = field(default_factory=list)
+    has_default_value: bool = False
+    auto_complete_url: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedIssue:
+    id: str
+    key: str
+
+
+class JiraClient:
+    def __init__(self, http: httpx.AsyncClient, *, api_base: str, cloud: bool, auth: httpx.Auth,
+                 policy: RetryPolicy | None = None, timeout: float = 10.0) -> None:
+        self._http = http
+        self._base = api_base.rstrip("/")
+        self.cloud = cloud
+        self._auth = auth
+        self._policy = policy or RetryPolicy()
+        self._timeout = timeout
+
+    @staticmethod
+    def api_base_for(*, cloud: bool, api_url: str, cloud_id: str | None, site_url: str) -> str:
+        if cloud:
+            return f"{api_url.rstrip('/')}/ex/jira/{cloud_id}/rest/api/3"
+        return f"{site_url.rstrip('/')}/rest/api/2"
+
+    async def _get(self, path: str, **params: Any) -> Any:
+        response = await send(
+            self._http, "GET", f"{self._base}/{path}", policy=self._policy, auth=self._auth,
+            params={k: v for k, v in params.items() if v is not None},
+            headers={"Accept": "application/json"}, timeout=self._timeout,
+        )
+        return response.json()
+
+    async def myself(self) -> JiraUser:
+        data = await self._get("myself")
+        account_id = data.get("accountId") or data.get("key") or data.get("name")
+        return JiraUser(
+            account_id=str(account_id),
+            display_name=data.get("displayName"),
+            email=data.get("emailAddress"),
+        )
+
+    async def creatable_projects(self, query: str = "", limit: int = 50) -> list[Project]:
+        """Projects the user may create issues in, matching `query` (key or name)."""
+        if self.cloud:
+            data = await self._get("project/search", action="create", query=query or None,
+                                   maxResults=limit, orderBy="name")
+            values = data.get("values", [])
+        else:
+            values = await self._get("project")
+            needle = query.strip().lower()
+            if needle:
+                values = [p for p in values
+                          if needle in str(p.get("key", "")).lower() or needle in str(p.get("name", "")).lower()]
+            values = values[:limit]
+        return [Project(id=str(p["id"]), key=str(p["key"]), name=str(p.get("name") or p["key"]))
+                for p in values if isinstance(p, dict) and p.get("key")]
+
+    async def project(self, key: str) -> Project:
+        data = await self._get(f"project/{key}")
+        return Project(id=str(data["id"]), key=str(data["key"]), name=str(data.get("name") or data["key"]))
+
+    async def issue_types(self, project_key: str) -> list[IssueType]:
+        items = await self._paged(f"issue/createmeta/{project_key}/issuetypes", ("issueTypes", "values"))
+        return [IssueType(id=str(t["id"]), name=str(t.get("name") or t["id"]), subtask=bool(t.get("subtask")))
+                for t in items]
+
+    async def fields(self, project_key: str, issue_type_id: str) -> list[FieldMeta]:
+        items = await self._paged(f"issue/createmeta/{project_key}/issuetypes/{issue_type_id}",
+                                  ("fields", "values"))
+        return [
+            FieldMeta(
+                field_id=str(f.get("fieldId") or f.get("key")),
+                name=str(f.get("name") or f.get("fieldId")),
+                required=bool(f.get("required")),
+                schema=dict(f.get("schema") or {}),
+                allowed_values=list(f.get("allowedValues") or []),
+                has_default_value=bool(f.get("hasDefaultValue")),
+                auto_complete_url=f.get("autoCompleteUrl"),
+            )
+            for f in items
+        ]
+
+    async def _paged(self, path: str, keys: tuple[str, ...], page_size: int = 50) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            data = await self._get(path, startAt=start, maxResults=page_size)
+            page = next((data[k] for k in keys if isinstance(data.get(k), list)), [])
+            items.extend(p for p in page if isinstance(p, dict))
+            start += len(page)
+            total = data.get("total")
+            if (
+                not page
+                or data.get("isLast", total is None) is True
+                or (total is not None and start >= int(total))
+            ):
+                break
+        return items
+
+    async def create_issue(self, fields: dict[str, Any]) -> CreatedIssue:
+        response = await send(
+            self._http, "POST", f"{self._base}/issue", policy=self._policy, auth=self._auth,
+            idempotent=False, json={"fields": fields}, headers={"Accept": "application/json"},
+            timeout=self._timeout,
+        )
+        data = response.json()
+        return CreatedIssue(id=str(data["id"]), key=str(data["key"]))
+
+    async def search_users(self, query: str, limit: int = 20) -> list[JiraUser]:
+        params = {"query": query, "maxResults": limit} if self.cloud else {"username": query,
+                                                                           "maxResults": limit}
+        data = await self._get("user/search", **params)
+        return [JiraUser(account_id=str(u.get("accountId") or u.get("name")),
+                         display_name=u.get("displayName"), email=u.get("emailAddress"))
+                for u in data if isinstance(u, dict)]

@@ -1,0 +1,103 @@
+"""Logging: event keys with structured fields; `LOG_FORMAT=json` for one JSON object a line.
+
+Secrets never reach the output: a filter scrubs token-shaped strings from every record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
+_SECRET_PATTERNS = [
+    re.compile(r"xox[abeprs]-[A-Za-z0-9-]+"),
+    re.compile(r"xapp-[A-Za-z0-9-]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)((?:access|refresh)_token|client_secret|code_verifier|code)=([^&\s]+)"),
+    re.compile(r'(?i)("(?:access|refresh)_token"\s*:\s*")[^"]+'),
+]
+_SECRET_KEYS = re.compile(r"(?i)token|secret|password|verifier|authorization|cookie")
+
+
+def redact(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups == 0:
+            text = pattern.sub("[redacted]", text)
+        elif pattern.groups == 1:
+            text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
+        else:
+            text = pattern.sub(lambda m: m.group(1) + "=[redacted]", text)
+    return text
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, value in vars(record).items():
+        if key in _STANDARD or key.startswith("_"):
+            continue
+        if _SECRET_KEYS.search(key):
+            value = "[redacted]"
+        elif isinstance(value, str):
+            value = redact(value)
+        fields[key] = value
+    return fields
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: keep what we can
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        payload.update(_extras(record))
+        if record.exc_info:
+            payload["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(payload, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = f"{stamp} {record.levelname.lower():7} {record.getMessage()}"
+        if fields:
+            line = f"{line} {fields}"
+        if record.exc_info:
+            line = f"{line}\n{redact(self.formatException(record.exc_info))}"
+        return line
+
+
+def configure_logging(level: str = "info", fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # Third-party request logs can carry payloads: keep them at warning unless debugging.
+    if level.lower() != "debug":
+        for noisy in ("slack_bolt", "slack_sdk", "httpx", "httpcore", "apscheduler", "aiosqlite",
+                      "alembic", "uvicorn.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True

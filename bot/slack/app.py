@@ -1,0 +1,119 @@
+"""The Bolt app: single-workspace (bot token) or multi-workspace (Slack OAuth install)."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.settings import Settings
+from storage.models import SLACK_BOTS_TABLE, SLACK_INSTALLATIONS_TABLE, SLACK_OAUTH_STATES_TABLE
+
+log = logging.getLogger(__name__)
+
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "channels:read",
+    "groups:read",
+]
+SLACK_DEFAULT_API = "https://slack.com/api/"
+
+
+def new_web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    """Every Web API call goes to SLACK_API_URL, with rate-limit retries on."""
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def slack_authorize_url(settings: Settings) -> str:
+    if settings.slack_api_url == SLACK_DEFAULT_API:
+        return "https://slack.com/oauth/v2/authorize"
+    parts = urlsplit(settings.slack_api_url)
+    return f"{parts.scheme}://{parts.netloc}/oauth/v2/authorize"
+
+
+def build_installation_store(settings: Settings, engine: AsyncEngine) -> AsyncInstallationStore | None:
+    if not settings.multi_workspace:
+        return None
+    return AsyncSQLAlchemyInstallationStore(
+        client_id=settings.slack_client_id or "",
+        engine=engine,
+        bots_table_name=SLACK_BOTS_TABLE,
+        installations_table_name=SLACK_INSTALLATIONS_TABLE,
+    )
+
+
+def build_bolt_app(
+    settings: Settings, engine: AsyncEngine, installation_store: AsyncInstallationStore | None
+) -> AsyncApp:
+    if not settings.multi_workspace:
+        assert settings.slack_bot_token is not None
+        return AsyncApp(
+            name="jirabot",
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            client=new_web_client(settings, settings.slack_bot_token.get_secret_value()),
+            logger=logging.getLogger("slack_bolt"),
+        )
+    assert settings.slack_client_secret is not None
+    state_store = AsyncSQLAlchemyOAuthStateStore(
+        expiration_seconds=600, engine=engine, table_name=SLACK_OAUTH_STATES_TABLE
+    )
+    oauth_settings = AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=BOT_SCOPES,
+        installation_store=installation_store,
+        state_store=state_store,
+        install_path="/slack/install",
+        redirect_uri_path="/slack/oauth_redirect",
+        redirect_uri=f"{settings.jirabot_public_url}/slack/oauth_redirect",
+        authorization_url=slack_authorize_url(settings),
+    )
+    return AsyncApp(
+        name="jirabot",
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        client=new_web_client(settings),
+        installation_store=installation_store,
+        oauth_settings=oauth_settings,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+
+class SlackGateway:
+    """Web API clients for work done outside a Slack request (OAuth callback, jobs)."""
+
+    def __init__(self, settings: Settings, installation_store: AsyncInstallationStore | None) -> None:
+        self._settings = settings
+        self._store = installation_store
+        self._single: AsyncWebClient | None = (
+            new_web_client(settings, settings.slack_bot_token.get_secret_value())
+            if settings.slack_bot_token is not None
+            else None
+        )
+
+    async def client_for(self, team_id: str | None, enterprise_id: str | None = None) -> AsyncWebClient | None:
+        if self._single is not None:
+            return self._single
+        if self._store is None:
+            return None
+        bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id,
+                                               is_enterprise_install=False)
+        if bot is None or not bot.bot_token:
+            return None
+        return new_web_client(self._settings, bot.bot_token)

@@ -1,0 +1,31 @@
+"""Identifiers that travel through Slack: callback IDs, action IDs, block IDs.
+
+The message shortcut's callback ID must match `manifest.yml`.
+"""
+
+COMMAND = "/jira"
+
+# Shortcuts
+SHORTCUT_CREATE_ISSUE = "create_jira_issue"
+
+# Modals (callback IDs)
+VIEW_ADMIN_INSTALL = "jira_admin_install"
+VIEW_CONNECT = "jira_connect"
+VIEW_CREATE_ISSUE = "jira_create_issue"
+VIEW_INFO = "jira_info"
+
+# Actions
+ACTION_CONNECT_LINK = "jira_connect_link"  # URL button to the authorization page
+ACTION_CONNECT_START = "jira_connect_start"  # App Home: opens a modal with a fresh authorization link
+ACTION_DISCONNECT = "jira_disconnect"
+ACTION_UNINSTALL = "jira_admin_uninstall"
+ACTION_DEFAULT_PROJECT = "jira_admin_default_project"
+ACTION_INSTALL_KIND = "jira_install_kind"
+ACTION_OPEN_IN_JIRA = "jira_open_in_jira"
+
+# Blocks and inputs of the admin install modal
+BLOCK_INSTALL_KIND = "install_kind"
+BLOCK_INSTALL_URL = "install_url"
+BLOCK_INSTALL_CLIENT_ID = "install_client_id"
+BLOCK_INSTALL_CLIENT_SECRET = "install_client_secret"
+INPUT = "value"

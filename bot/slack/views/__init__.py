@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions that return plain data, tested as data."""

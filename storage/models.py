@@ -1,0 +1,217 @@
+"""The schema: one module, mirrored by the Alembic migrations.
+
+Secrets (tokens, client secrets, PKCE verifiers) are stored only as Fernet ciphertext, in columns whose
+names end in `_enc`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SLACK_INSTALLATIONS_TABLE = "slack_installations"
+SLACK_BOTS_TABLE = "slack_bots"
+SLACK_OAUTH_STATES_TABLE = "slack_oauth_states"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class JiraKind(enum.StrEnum):
+    CLOUD = "cloud"
+    DATACENTER = "datacenter"
+
+
+class LinkStatus(enum.StrEnum):
+    LINKED = "linked"
+    NEEDS_RECONNECT = "needs_reconnect"
+
+
+class OAuthPurpose(enum.StrEnum):
+    INSTALL = "install"
+    LINK = "link"
+
+
+class TenantInstall(Base):
+    """A Slack workspace (or Enterprise Grid org) connected to one Jira site."""
+
+    __tablename__ = "tenant_installs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    site_url: Mapped[str] = mapped_column(String(512))
+    site_name: Mapped[str | None] = mapped_column(String(255))
+    cloud_id: Mapped[str | None] = mapped_column(String(64))
+    dc_client_id: Mapped[str | None] = mapped_column(String(255))
+    dc_client_secret_enc: Mapped[str | None] = mapped_column(Text)
+    installed_by: Mapped[str] = mapped_column(String(32))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    default_project_key: Mapped[str | None] = mapped_column(String(64))
+    default_project_name: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    accounts: Mapped[list[JiraAccount]] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class JiraAccount(Base):
+    """A Slack user's linked Jira account, with its encrypted OAuth tokens."""
+
+    __tablename__ = "jira_accounts"
+    __table_args__ = (UniqueConstraint("team_id", "slack_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant_installs.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    jira_account_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(24), default=LinkStatus.LINKED.value)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reconnect_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    personal_data_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_project_key: Mapped[str | None] = mapped_column(String(64))
+
+    tenant: Mapped[TenantInstall] = relationship(back_populates="accounts")
+
+
+class OAuthState(Base):
+    """A pending Jira authorization: single-use, bound to team, user and purpose, and short-lived.
+
+    Only a SHA-256 digest of the state value is stored; the PKCE verifier and any install details
+    (such as a Data Center client secret) are encrypted.
+    """
+
+    __tablename__ = "jira_oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_verifier_enc: Mapped[str | None] = mapped_column(Text)
+    payload_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IssueLink(Base):
+    """A Slack message turned into a Jira issue."""
+
+    __tablename__ = "issue_links"
+    __table_args__ = (Index("ix_issue_links_message", "team_id", "channel_id", "message_ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    issue_key: Mapped[str] = mapped_column(String(64))
+    issue_url: Mapped[str] = mapped_column(String(1024))
+    summary: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """One key per view submission, so a retried or double-clicked submit creates one issue."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEntry(Base):
+    """Installs, links, unlinks, erasures: who did what, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class JobLease(Base):
+    """Which replica runs a scheduled job now; taken over when its holder stops renewing it."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# slack_sdk's installation and OAuth state stores (multi-workspace mode) on the same database.
+SQLAlchemyInstallationStore.build_installations_table(Base.metadata, SLACK_INSTALLATIONS_TABLE)
+SQLAlchemyInstallationStore.build_bots_table(Base.metadata, SLACK_BOTS_TABLE)
+SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, SLACK_OAUTH_STATES_TABLE)

@@ -1,0 +1,368 @@
+"""Linked Jira accounts and their encrypted tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.crypto import Encryptor
+from storage.database import Database
+from storage.models import AuditEntry, JiraAccount, LinkStatus, TenantInstall
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What an OAuth token endpoint answered."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime
+    scopes: str | None = None
+
+
+@dataclass(frozen=True)
+class JiraIdentity:
+    account_id: str
+    display_name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: int
+    tenant_id: int
+    team_id: str
+    slack_user_id: str
+    jira_account_id: str | None
+    display_name: str | None
+    email: str | None
+    access_token: str | None
+    refresh_token: str | None
+    expires_at: datetime | None
+    scopes: str | None
+    status: str
+    linked_at: datetime
+    refreshed_at: datetime | None
+    reconnect_notified_at: datetime | None
+    last_project_key: str | None
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.status == LinkStatus.NEEDS_RECONNECT.value
+
+    def expires_within(self, now: datetime, window: timedelta) -> bool:
+        return self.expires_at is None or self.expires_at <= now + window
+
+
+Refresher = Callable[[AccountRecord], Awaitable[TokenSet | None]]
+
+
+class AccountRepository:
+    def __init__(self, db: Database, encryptor: Encryptor) -> None:
+        self._db = db
+        self._enc = encryptor
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def record(self, row: JiraAccount) -> AccountRecord:
+        return AccountRecord(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            team_id=row.team_id,
+            slack_user_id=row.slack_user_id,
+            jira_account_id=row.jira_account_id,
+            display_name=row.display_name,
+            email=row.email,
+            access_token=self._enc.decrypt_optional(row.access_token_enc),
+            refresh_token=self._enc.decrypt_optional(row.refresh_token_enc),
+            expires_at=row.expires_at,
+            scopes=row.scopes,
+            status=row.status,
+            linked_at=row.linked_at,
+            refreshed_at=row.refreshed_at,
+            reconnect_notified_at=row.reconnect_notified_at,
+            last_project_key=row.last_project_key,
+        )
+
+    async def get(self, team_id: str, slack_user_id: str) -> AccountRecord | None:
+        async with self._db.transaction() as session:
+            row = await session.scalar(
+                select(JiraAccount).where(
+                    JiraAccount.team_id == team_id, JiraAccount.slack_user_id == slack_user_id
+                )
+            )
+            return self.record(row) if row else None
+
+    async def get_by_id(self, account_id: int) -> AccountRecord | None:
+        async with self._db.transaction() as session:
+            row = await session.get(JiraAccount, account_id)
+            return self.record(row) if row else None
+
+    async def link(
+        self,
+        *,
+        tenant_id: int,
+        team_id: str,
+        slack_user_id: str,
+        identity: JiraIdentity,
+        tokens: TokenSet,
+        now: datetime,
+        action: str = "account.linked",
+    ) -> AccountRecord:
+        """Links (or re-links) a user, with an audit entry, in one transaction."""
+        async with self._db.transaction() as session:
+            row = await self.apply_link(
+                session,
+                tenant_id=tenant_id,
+                team_id=team_id,
+                slack_user_id=slack_user_id,
+                identity=identity,
+                tokens=tokens,
+                now=now,
+            )
+            session.add(
+                AuditEntry(
+                    team_id=team_id,
+                    actor=slack_user_id,
+                    action=action,
+                    subject=identity.account_id,
+                    detail={"display_name": identity.display_name},
+                    created_at=now,
+                )
+            )
+            await session.flush()
+            return self.record(row)
+
+    async def apply_link(
+        self,
+        session: AsyncSession,
+        *,
+        tenant_id: int,
+        team_id: str,
+        slack_user_id: str,
+        identity: JiraIdentity,
+        tokens: TokenSet,
+        now: datetime,
+    ) -> JiraAccount:
+        row = await session.scalar(
+            select(JiraAccount).where(
+                JiraAccount.team_id == team_id, JiraAccount.slack_user_id == slack_user_id
+            )
+        )
+        if row is None:
+            row = JiraAccount(team_id=team_id, slack_user_id=slack_user_id, linked_at=now)
+            session.add(row)
+        elif row.jira_account_id != identity.account_id or row.tenant_id != tenant_id:
+            row.linked_at = now
+            row.last_project_key = None
+        row.tenant_id = tenant_id
+        row.jira_account_id = identity.account_id
+        row.display_name = identity.display_name
+        row.email = identity.email
+        row.access_token_enc = self._enc.encrypt(tokens.access_token)
+        row.refresh_token_enc = self._enc.encrypt_optional(tokens.refresh_token)
+        row.expires_at = tokens.expires_at
+        row.scopes = tokens.scopes
+        row.status = LinkStatus.LINKED.value
+        row.refreshed_at = now
+        row.reconnect_notified_at = None
+        row.updated_at = now
+        return row
+
+    async def unlink(self, team_id: str, slack_user_id: str, *, actor: str, now: datetime) -> bool:
+        """Deletes the link and its tokens, with an audit entry; False when there was none."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(
+                select(JiraAccount).where(
+                    JiraAccount.team_id == team_id, JiraAccount.slack_user_id == slack_user_id
+                )
+            )
+            if row is None:
+                return False
+            session.add(
+                AuditEntry(
+                    team_id=team_id,
+                    actor=actor,
+                    action="account.unlinked",
+                    subject=row.jira_account_id,
+                    detail={"slack_user_id": slack_user_id},
+                    created_at=now,
+                )
+            )
+            await session.delete(row)
+            return True
+
+    async def refresh_serialised(
+        self,
+        account_id: int,
+        *,
+        still_fresh: Callable[[AccountRecord], bool],
+        refresher: Refresher,
+        now: datetime,
+    ) -> AccountRecord | None:
+        """Refreshes one account's tokens, one refresh at a time across tasks and replicas.
+
+        Rotating refresh tokens are single-use, so a second refresher must see the first one's result:
+        an in-process lock, plus a row lock (`SELECT … FOR UPDATE`) on PostgreSQL. If, once the lock
+        is held, the stored tokens are `still_fresh`, they are returned as they are. `refresher` gets the
+        current record and returns new tokens (saved in the same transaction) or None when the grant is
+        dead (the link is then marked as needing a reconnect). Returns the resulting record, or None
+        when the account no longer exists.
+        """
+        lock = self._locks.setdefault(account_id, asyncio.Lock())
+        async with lock, self._db.transaction() as session:
+            query = select(JiraAccount).where(JiraAccount.id == account_id)
+            if self._db.is_postgres:
+                query = query.with_for_update()
+            row = await session.scalar(query)
+            if row is None:
+                return None
+            current = self.record(row)
+            if current.needs_reconnect or still_fresh(current):
+                return current
+            tokens = await refresher(current)
+            if tokens is None:
+                row.status = LinkStatus.NEEDS_RECONNECT.value
+                row.access_token_enc = None
+                session.add(
+                    AuditEntry(
+                        team_id=row.team_id,
+                        actor="system",
+                        action="account.needs_reconnect",
+                        subject=row.jira_account_id,
+                        detail={"slack_user_id": row.slack_user_id},
+                        created_at=now,
+                    )
+                )
+            else:
+                row.access_token_enc = self._enc.encrypt(tokens.access_token)
+                if tokens.refresh_token is not None:
+                    row.refresh_token_enc = self._enc.encrypt(tokens.refresh_token)
+                row.expires_at = tokens.expires_at
+                if tokens.scopes:
+                    row.scopes = tokens.scopes
+                row.refreshed_at = now
+            row.updated_at = now
+            await session.flush()
+            return self.record(row)
+
+    async def mark_refreshed(self, account_id: int, now: datetime) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(JiraAccount, account_id)
+            if row is not None:
+                row.refreshed_at = now
+
+    async def mark_needs_reconnect(self, account_id: int, now: datetime) -> bool:
+        """Marks a link as needing a reconnect; True if it changed."""
+        async with self._db.transaction() as session:
+            row = await session.get(JiraAccount, account_id)
+            if row is None or row.status == LinkStatus.NEEDS_RECONNECT.value:
+                return False
+            row.status = LinkStatus.NEEDS_RECONNECT.value
+            row.access_token_enc = None
+            row.updated_at = now
+            session.add(
+                AuditEntry(
+                    team_id=row.team_id,
+                    actor="system",
+                    action="account.needs_reconnect",
+                    subject=row.jira_account_id,
+                    detail={"slack_user_id": row.slack_user_id},
+                    created_at=now,
+                )
+            )
+            return True
+
+    async def claim_reconnect_notice(self, account_id: int, now: datetime) -> bool:
+        """True exactly once per broken link: the caller then tells the user."""
+        async with self._db.transaction() as session:
+            row = await session.get(JiraAccount, account_id)
+            if row is None or row.reconnect_notified_at is not None:
+                return False
+            row.reconnect_notified_at = now
+            return True
+
+    async def set_last_project(self, account_id: int, project_key: str) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(JiraAccount, account_id)
+            if row is not None:
+                row.last_project_key = project_key
+
+    async def list_needing_refresh(self, *, expiring_before: datetime, idle_since: datetime) -> list[int]:
+        """Linked accounts whose access token expires soon or whose refresh token sat idle too long."""
+        async with self._db.transaction() as session:
+            ids = await session.scalars(
+                select(JiraAccount.id).where(
+                    JiraAccount.status == LinkStatus.LINKED.value,
+                    JiraAccount.refresh_token_enc.is_not(None),
+                    or_(
+                        JiraAccount.expires_at.is_(None),
+                        JiraAccount.expires_at <= expiring_before,
+                        JiraAccount.refreshed_at.is_(None),
+                        JiraAccount.refreshed_at <= idle_since,
+                    ),
+                )
+            )
+            return list(ids)
+
+    async def list_broken_unnotified(self) -> list[AccountRecord]:
+        async with self._db.transaction() as session:
+            rows = await session.scalars(
+                select(JiraAccount).where(
+                    JiraAccount.status == LinkStatus.NEEDS_RECONNECT.value,
+                    JiraAccount.reconnect_notified_at.is_(None),
+                )
+            )
+            return [self.record(row) for row in rows]
+
+    async def list_cloud_accounts(self) -> list[AccountRecord]:
+        async with self._db.transaction() as session:
+            rows = await session.scalars(
+                select(JiraAccount)
+                .join(TenantInstall, TenantInstall.id == JiraAccount.tenant_id)
+                .where(TenantInstall.kind == "cloud", JiraAccount.jira_account_id.is_not(None))
+                .order_by(JiraAccount.id)
+            )
+            return [self.record(row) for row in rows]
+
+    async def erase_jira_account(self, jira_account_id: str, *, now: datetime, reason: str) -> int:
+        """Erases everything stored about a Jira account (links, tokens, name, email)."""
+        async with self._db.transaction() as session:
+            rows = list(
+                await session.scalars(
+                    select(JiraAccount).where(JiraAccount.jira_account_id == jira_account_id)
+                )
+            )
+            for row in rows:
+                session.add(
+                    AuditEntry(
+                        team_id=row.team_id,
+                        actor="system",
+                        action="account.erased",
+                        subject=jira_account_id,
+                        detail={"reason": reason, "slack_user_id": row.slack_user_id},
+                        created_at=now,
+                    )
+                )
+            await session.execute(delete(JiraAccount).where(JiraAccount.jira_account_id == jira_account_id))
+            return len(rows)
+
+    async def delete_for_user(self, team_id: str, slack_user_id: str, *, now: datetime, reason: str) -> bool:
+        return await self.unlink(team_id, slack_user_id, actor=f"system:{reason}", now=now)
+
+    async def rotate_secrets(self) -> int:
+        """Re-encrypts tokens stored under an older key; returns how many values were rewritten."""
+        rotated = 0
+        async with self._db.transaction() as session:
+            rows = await session.scalars(select(JiraAccount))
+            for row in rows:
+                for column in ("access_token_enc", "refresh_token_enc"):
+                    value = getattr(row, column)
+                    if value is not None and self._enc.needs_rotation(value):
+                        setattr(row, column, self._enc.rotate(value))
+                        rotated += 1
+        return rotated

@@ -1,0 +1,63 @@
+"""Idempotency keys: the same view submission delivered twice creates one issue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from storage.database import Database
+from storage.models import IdempotencyKey
+
+PENDING = "pending"
+DONE = "done"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """`claimed` is True for the first delivery; later ones see the first one's status and result."""
+
+    claimed: bool
+    status: str
+    result: dict[str, Any] | None
+
+
+class IdempotencyRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(self, key: str, *, team_id: str, now: datetime, expires_at: datetime) -> Claim:
+        try:
+            async with self._db.transaction() as session:
+                session.add(
+                    IdempotencyKey(
+                        key=key, team_id=team_id, status=PENDING, created_at=now, expires_at=expires_at
+                    )
+                )
+            return Claim(True, PENDING, None)
+        except IntegrityError:
+            async with self._db.transaction() as session:
+                row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+                if row is None:  # released in between: try once more
+                    return await self.claim(key, team_id=team_id, now=now, expires_at=expires_at)
+                return Claim(False, row.status, row.result)
+
+    async def complete(self, key: str, result: dict[str, Any]) -> None:
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+            if row is not None:
+                row.status = DONE
+                row.result = result
+
+    async def release(self, key: str) -> None:
+        """Forgets a claim whose work certainly did not happen, so that a retry may do it."""
+        async with self._db.transaction() as session:
+            await session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key))
+
+    async def delete_expired(self, now: datetime) -> int:
+        async with self._db.transaction() as session:
+            result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
+            return int(result.rowcount or 0)

@@ -1,0 +1,112 @@
+"""OAuth states for Jira authorizations: single-use, bound, short-lived."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+
+from storage.crypto import Encryptor
+from storage.database import Database
+from storage.models import OAuthState
+
+
+class StateRejection(enum.StrEnum):
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+class StateRejected(Exception):
+    def __init__(self, reason: StateRejection, record: StateRecord | None = None) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.record = record
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    team_id: str
+    enterprise_id: str | None
+    slack_user_id: str
+    purpose: str
+    code_verifier: str | None
+    payload: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class StateRepository:
+    def __init__(self, db: Database, encryptor: Encryptor) -> None:
+        self._db = db
+        self._enc = encryptor
+
+    def _record(self, row: OAuthState) -> StateRecord:
+        return StateRecord(
+            team_id=row.team_id,
+            enterprise_id=row.enterprise_id,
+            slack_user_id=row.slack_user_id,
+            purpose=row.purpose,
+            code_verifier=self._enc.decrypt_optional(row.code_verifier_enc),
+            payload=self._enc.decrypt_optional(row.payload_enc),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
+
+    async def create(
+        self,
+        *,
+        state_hash: str,
+        team_id: str,
+        enterprise_id: str | None,
+        slack_user_id: str,
+        purpose: str,
+        code_verifier: str | None,
+        payload: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        async with self._db.transaction() as session:
+            session.add(
+                OAuthState(
+                    state_hash=state_hash,
+                    team_id=team_id,
+                    enterprise_id=enterprise_id,
+                    slack_user_id=slack_user_id,
+                    purpose=purpose,
+                    code_verifier_enc=self._enc.encrypt_optional(code_verifier),
+                    payload_enc=self._enc.encrypt_optional(payload),
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+
+    async def consume(self, state_hash: str, now: datetime) -> StateRecord:
+        """Marks the state used, atomically; raises StateRejected(unknown|expired|used)."""
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(OAuthState)
+                .where(
+                    OAuthState.state_hash == state_hash,
+                    OAuthState.consumed_at.is_(None),
+                    OAuthState.expires_at > now,
+                )
+                .values(consumed_at=now)
+            )
+            row = await session.scalar(select(OAuthState).where(OAuthState.state_hash == state_hash))
+            if row is None:
+                raise StateRejected(StateRejection.UNKNOWN)
+            record = self._record(row)
+            if result.rowcount == 1:
+                return record
+            if row.consumed_at is not None:
+                raise StateRejected(StateRejection.USED, record)
+            raise StateRejected(StateRejection.EXPIRED, record)
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Deletes states past their expiry (used or not)."""
+        async with self._db.transaction() as session:
+            result = await session.execute(delete(OAuthState).where(OAuthState.expires_at <= now))
+            return int(result.rowcount or 0)

@@ -1,0 +1,195 @@
+"""Tenant installs: one Jira site per Slack workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from storage.crypto import Encryptor
+from storage.database import Database
+from storage.models import AuditEntry, JiraAccount, LinkStatus, TenantInstall
+from storage.repositories.accounts import AccountRecord, AccountRepository, JiraIdentity, TokenSet
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    id: int
+    team_id: str
+    enterprise_id: str | None
+    kind: str
+    site_url: str
+    site_name: str | None
+    cloud_id: str | None
+    dc_client_id: str | None
+    dc_client_secret: str | None
+    installed_by: str
+    installed_at: datetime
+    default_project_key: str | None
+    default_project_name: str | None
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.kind == "cloud"
+
+    @property
+    def site_host(self) -> str:
+        return self.site_url.split("://", 1)[-1].rstrip("/")
+
+
+@dataclass(frozen=True)
+class TenantCounts:
+    linked: int
+    needs_reconnect: int
+
+
+class TenantRepository:
+    def __init__(self, db: Database, encryptor: Encryptor, accounts: AccountRepository) -> None:
+        self._db = db
+        self._enc = encryptor
+        self._accounts = accounts
+
+    def _record(self, row: TenantInstall) -> TenantRecord:
+        return TenantRecord(
+            id=row.id,
+            team_id=row.team_id,
+            enterprise_id=row.enterprise_id,
+            kind=row.kind,
+            site_url=row.site_url,
+            site_name=row.site_name,
+            cloud_id=row.cloud_id,
+            dc_client_id=row.dc_client_id,
+            dc_client_secret=self._enc.decrypt_optional(row.dc_client_secret_enc),
+            installed_by=row.installed_by,
+            installed_at=row.installed_at,
+            default_project_key=row.default_project_key,
+            default_project_name=row.default_project_name,
+        )
+
+    async def get(self, team_id: str) -> TenantRecord | None:
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
+            return self._record(row) if row else None
+
+    async def list_all(self) -> list[TenantRecord]:
+        async with self._db.transaction() as session:
+            rows = await session.scalars(select(TenantInstall).order_by(TenantInstall.id))
+            return [self._record(row) for row in rows]
+
+    async def install(
+        self,
+        *,
+        team_id: str,
+        enterprise_id: str | None,
+        kind: str,
+        site_url: str,
+        site_name: str | None,
+        cloud_id: str | None,
+        dc_client_id: str | None,
+        dc_client_secret: str | None,
+        installed_by: str,
+        identity: JiraIdentity,
+        tokens: TokenSet,
+        now: datetime,
+    ) -> tuple[TenantRecord, AccountRecord]:
+        """Stores the install and links the installing admin, in one transaction.
+
+        Re-installing the same site refreshes it (and the admin's link); the caller makes sure a
+        different site is not installed over an existing one.
+        """
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
+            reinstall = row is not None
+            if row is None:
+                row = TenantInstall(team_id=team_id, installed_at=now)
+                session.add(row)
+            row.enterprise_id = enterprise_id
+            row.kind = kind
+            row.site_url = site_url
+            row.site_name = site_name
+            row.cloud_id = cloud_id
+            row.dc_client_id = dc_client_id
+            row.dc_client_secret_enc = self._enc.encrypt_optional(dc_client_secret)
+            row.installed_by = installed_by
+            row.installed_at = now
+            row.updated_at = now
+            await session.flush()
+            account = await self._accounts.apply_link(
+                session,
+                tenant_id=row.id,
+                team_id=team_id,
+                slack_user_id=installed_by,
+                identity=identity,
+                tokens=tokens,
+                now=now,
+            )
+            session.add(
+                AuditEntry(
+                    team_id=team_id,
+                    actor=installed_by,
+                    action="tenant.reinstalled" if reinstall else "tenant.installed",
+                    subject=site_url,
+                    detail={"kind": kind, "cloud_id": cloud_id},
+                    created_at=now,
+                )
+            )
+            await session.flush()
+            return self._record(row), self._accounts.record(account)
+
+    async def counts(self, tenant_id: int) -> TenantCounts:
+        async with self._db.transaction() as session:
+            rows = await session.execute(
+                select(JiraAccount.status, func.count())
+                .where(JiraAccount.tenant_id == tenant_id)
+                .group_by(JiraAccount.status)
+            )
+            by_status = {status: count for status, count in rows}
+        return TenantCounts(
+            linked=by_status.get(LinkStatus.LINKED.value, 0),
+            needs_reconnect=by_status.get(LinkStatus.NEEDS_RECONNECT.value, 0),
+        )
+
+    async def set_default_project(self, team_id: str, key: str | None, name: str | None) -> bool:
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
+            if row is None:
+                return False
+            row.default_project_key = key
+            row.default_project_name = name
+            return True
+
+    async def delete(self, team_id: str, *, actor: str, now: datetime) -> int | None:
+        """Removes the install and every link of the workspace; returns how many links went, or None."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
+            if row is None:
+                return None
+            result = await session.execute(delete(JiraAccount).where(JiraAccount.tenant_id == row.id))
+            links = int(result.rowcount or 0)
+            session.add(
+                AuditEntry(
+                    team_id=team_id,
+                    actor=actor,
+                    action="tenant.uninstalled",
+                    subject=row.site_url,
+                    detail={"links_removed": links},
+                    created_at=now,
+                )
+            )
+            await session.delete(row)
+            return links
+
+    async def rotate_secrets(self) -> int:
+        """Re-encrypts client secrets stored under an older key; returns how many."""
+        rotated = 0
+        async with self._db.transaction() as session:
+            rows = await session.scalars(
+                select(TenantInstall).where(TenantInstall.dc_client_secret_enc.is_not(None))
+            )
+            for row in rows:
+                assert row.dc_client_secret_enc is not None
+                if self._enc.needs_rotation(row.dc_client_secret_enc):
+                    row.dc_client_secret_enc = self._enc.rotate(row.dc_client_secret_enc)
+                    rotated += 1
+        return rotated

@@ -1,0 +1,48 @@
+"""Everything the data layer offers, built once from an engine and an encryptor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.crypto import Encryptor
+from storage.database import Database
+from storage.repositories import (
+    AccountRepository,
+    AuditRepository,
+    IdempotencyRepository,
+    IssueLinkRepository,
+    LeaseRepository,
+    StateRepository,
+    TenantRepository,
+)
+
+
+@dataclass(frozen=True)
+class Storage:
+    db: Database
+    encryptor: Encryptor
+    tenants: TenantRepository
+    accounts: AccountRepository
+    states: StateRepository
+    audit: AuditRepository
+    issue_links: IssueLinkRepository
+    idempotency: IdempotencyRepository
+    leases: LeaseRepository
+
+    @classmethod
+    def create(cls, engine: AsyncEngine, encryptor: Encryptor) -> Storage:
+        db = Database(engine)
+        accounts = AccountRepository(db, encryptor)
+        return cls(
+            db=db,
+            encryptor=encryptor,
+            tenants=TenantRepository(db, encryptor, accounts),
+            accounts=accounts,
+            states=StateRepository(db, encryptor),
+            audit=AuditRepository(db),
+            issue_links=IssueLinkRepository(db),
+            idempotency=IdempotencyRepository(db),
+            leases=LeaseRepository(db),
+        )
