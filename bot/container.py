@@ -15,7 +15,15 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from bot.clock import Clock, SystemClock
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.app import SlackGateway, build_bolt_app, build_installation_store
+from bot.services.admins import AdminPolicy
+from bot.services.linking import JiraClientFactory, LinkingService
+from bot.services.notify import Notifier
+from bot.services.oauth_apps import OAuthApps
+from bot.services.projects import ProjectDirectory
+from bot.services.tokens import TokenService
 from bot.slack.listeners import commands
+from bot.slack.listeners import linking as linking_listeners
+from bot.web.oauth import oauth_callback_route
 from storage.crypto import Encryptor, load_or_create_key_file
 from storage.db import async_database_url, create_engine
 from storage.store import Storage
@@ -41,6 +49,7 @@ class Components:
     bolt: AsyncApp
     router: commands.CommandRouter
     # Extra HTTP routes and start/stop hooks that features add while being wired.
+    services: dict[str, Any] = field(default_factory=dict)
     routes: list[Any] = field(default_factory=list)
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -66,7 +75,7 @@ def build_components(settings: Settings, *, clock: Clock | None = None,
     bolt = build_bolt_app(settings, engine, installation_store)
     router = commands.CommandRouter()
     commands.register(bolt, router)
-    return Components(
+    components = Components(
         settings=settings,
         clock=clock,
         storage=storage,
@@ -76,3 +85,22 @@ def build_components(settings: Settings, *, clock: Clock | None = None,
         bolt=bolt,
         router=router,
     )
+    _wire_linking(components)
+    return components
+
+
+def _wire_linking(c: Components) -> None:
+    apps = OAuthApps(c.settings, c.http)
+    tokens = TokenService(c.settings, c.storage, apps, c.http, c.clock)
+    linking = LinkingService(c.settings, c.storage, apps, c.clock, JiraClientFactory(c.settings, c.http))
+    admins = AdminPolicy(c.settings.jirabot_admins)
+    notifier = Notifier(c.gateway, linking, admins)
+    tokens.on_broken_link(notifier.reconnect_needed)
+    projects = ProjectDirectory(c.storage, tokens)
+    c.services.update(apps=apps, tokens=tokens, linking=linking, admins=admins, notifier=notifier,
+                      projects=projects)
+    linking_listeners.register(c.bolt, c.router, linking_listeners.LinkingListeners(
+        linking=linking, admins=admins, notifier=notifier, projects=projects,
+        redirect_uri=c.settings.oauth_redirect_uri, cloud_available=apps.cloud_configured,
+    ))
+    c.routes.append(oauth_callback_route(linking, notifier))

@@ -31,6 +31,17 @@ class TokenAuth(httpx.Auth):
             yield request
 
 
+class BearerAuth(httpx.Auth):
+    """A fixed access token (used once, right after an authorization)."""
+
+    def __init__(self, access_token: str) -> None:
+        self._token = access_token
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
 @dataclass(frozen=True)
 class JiraUser:
     account_id: str

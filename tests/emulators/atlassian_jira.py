@@ -9,6 +9,8 @@ import copy
 import datetime as dt
 import json
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -33,11 +35,22 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Classic scope, or the full set of granular scopes, that each Cloud operation needs.
 CLOUD_SCOPES: dict[str, tuple[str, frozenset[str]]] = {
-    "myself": ("read:jira-user", frozenset({"read:application-role:jira", "read:group:jira", "read:user:jira", "read:avatar:jira"})),
+    "myself": (
+        "read:jira-user",
+        frozenset({"read:application-role:jira", "read:group:jira", "read:user:jira", "read:avatar:jira"}),
+    ),
     "user": ("read:jira-user", frozenset({"read:user:jira"})),
     "project": ("read:jira-work", frozenset({"read:project:jira"})),
-    "createmeta": ("read:jira-work", frozenset({"read:issue-meta:jira", "read:avatar:jira", "read:field-configuration:jira"})),
-    "issue.read": ("read:jira-work", frozenset({"read:issue-meta:jira", "read:issue:jira", "read:user:jira", "read:field-configuration:jira"})),
+    "createmeta": (
+        "read:jira-work",
+        frozenset({"read:issue-meta:jira", "read:avatar:jira", "read:field-configuration:jira"}),
+    ),
+    "issue.read": (
+        "read:jira-work",
+        frozenset(
+            {"read:issue-meta:jira", "read:issue:jira", "read:user:jira", "read:field-configuration:jira"}
+        ),
+    ),
     "issue.write": ("write:jira-work", frozenset({"write:issue:jira"})),
     "permissions": ("read:jira-work", frozenset({"read:permission:jira"})),
 }
@@ -59,7 +72,9 @@ class RestCall:
         return self.flavor == "cloud"
 
 
-def jira_error(status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None) -> JSONResponse:
+def jira_error(
+    status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"errorMessages": messages or [], "errors": errors or {}}, status_code=status)
 
 
@@ -75,16 +90,29 @@ def _int_param(request: Request, name: str, default: int) -> int | None:
 
 def _avatars(base: str, kind: str, ident: str) -> dict[str, str]:
     sizes = {"48x48": "large", "24x24": "small", "16x16": "xsmall", "32x32": "medium"}
-    return {size: f"{base}/secure/{kind}avatar?size={label}&{kind[0]}id={ident}" for size, label in sizes.items()}
+    return {
+        size: f"{base}/secure/{kind}avatar?size={label}&{kind[0]}id={ident}" for size, label in sizes.items()
+    }
 
 
 def _fmt_time(epoch: float) -> str:
-    stamp = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
+    stamp = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
 
 
 class JiraRestMixin:
     """REST v2/v3 resources; expects the attributes that AtlassianEmulator defines."""
+
+    _lock: threading.RLock
+    _users: dict[str, User]
+    _issues: list[StoredIssue]
+    _issue_ids: Iterator[int]
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def _public_base(self, request: Request) -> str:
+        raise NotImplementedError
 
     # -- dispatch ---------------------------------------------------------------------------------
 
@@ -98,7 +126,12 @@ class JiraRestMixin:
             ("GET", r"project", "project", self._rest_project_list),
             ("GET", r"project/(?P<p>[^/]+)", "project", self._rest_project_get),
             ("GET", r"issue/createmeta/(?P<p>[^/]+)/issuetypes", "createmeta", self._rest_createmeta_types),
-            ("GET", r"issue/createmeta/(?P<p>[^/]+)/issuetypes/(?P<t>[^/]+)", "createmeta", self._rest_createmeta_fields),
+            (
+                "GET",
+                r"issue/createmeta/(?P<p>[^/]+)/issuetypes/(?P<t>[^/]+)",
+                "createmeta",
+                self._rest_createmeta_fields,
+            ),
             ("POST", r"issue", "issue.write", self._rest_create_issue),
             ("GET", r"issue/(?P<i>[^/]+)", "issue.read", self._rest_get_issue),
             ("GET", r"user/search", "user", self._rest_user_search),
@@ -127,7 +160,9 @@ class JiraRestMixin:
             classic, granular = CLOUD_SCOPES[scope_key]
             if classic in call.scopes or granular <= call.scopes:
                 return None
-            return JSONResponse({"code": 401, "message": "Unauthorized; scope does not match"}, status_code=401)
+            return JSONResponse(
+                {"code": 401, "message": "Unauthorized; scope does not match"}, status_code=401
+            )
         level = max((DC_SCOPE_LEVEL.get(s, 0) for s in call.scopes), default=0)
         needed = 1 if verb == "GET" else 2
         if level >= needed:
@@ -196,7 +231,9 @@ class JiraRestMixin:
     def _matches_user(self, user: User, query: str) -> bool:
         q = query.lower()
         names = [user.display_name, user.email, user.name]
-        return any(n.lower().startswith(q) or any(w.startswith(q) for w in n.lower().split()) for n in names if n)
+        return any(
+            n.lower().startswith(q) or any(w.startswith(q) for w in n.lower().split()) for n in names if n
+        )
 
     async def _rest_user_search(self, call: RestCall) -> Response:
         params = call.request.query_params
@@ -225,7 +262,13 @@ class JiraRestMixin:
             else:
                 entry.update(name=u.name, key=u.key)
             users.append(entry)
-        return JSONResponse({"users": users, "total": len(found), "header": f"Showing {len(users)} of {len(found)} matching users"})
+        return JSONResponse(
+            {
+                "users": users,
+                "total": len(found),
+                "header": f"Showing {len(users)} of {len(found)} matching users",
+            }
+        )
 
     def _find_user_ref(self, call: RestCall, ref: Any) -> User | None:
         if not isinstance(ref, dict):
@@ -366,7 +409,14 @@ class JiraRestMixin:
                 )
             else:
                 have = True if project else bool(self._visible_projects(call))
-            perms[key] = {"id": pid, "key": key, "name": name, "type": "PROJECT", "description": name, "havePermission": have}
+            perms[key] = {
+                "id": pid,
+                "key": key,
+                "name": name,
+                "type": "PROJECT",
+                "description": name,
+                "havePermission": have,
+            }
         return JSONResponse({"permissions": perms})
 
     # -- createmeta -------------------------------------------------------------------------------
@@ -388,7 +438,9 @@ class JiraRestMixin:
             data["hierarchyLevel"] = -1 if itype.subtask else 0
         return data
 
-    def _field_json(self, call: RestCall, project: Project, itype: IssueType, meta: dict[str, Any]) -> dict[str, Any]:
+    def _field_json(
+        self, call: RestCall, project: Project, itype: IssueType, meta: dict[str, Any]
+    ) -> dict[str, Any]:
         data = copy.deepcopy(meta)
         if "autoCompleteUrl" in data:
             data["autoCompleteUrl"] = data["autoCompleteUrl"].replace("{api}", call.api)
@@ -417,7 +469,9 @@ class JiraRestMixin:
             return jira_error(400, ["Parameter 'maxResults' must not exceed the limit '200'"])
         return start, limit
 
-    def _paged(self, call: RestCall, items: list[Any], start: int, limit: int, cloud_key: str) -> JSONResponse:
+    def _paged(
+        self, call: RestCall, items: list[Any], start: int, limit: int, cloud_key: str
+    ) -> JSONResponse:
         page = items[start : start + limit]
         body: dict[str, Any] = {"maxResults": limit, "startAt": start, "total": len(items)}
         if call.cloud:
@@ -447,7 +501,9 @@ class JiraRestMixin:
             return project
         itype = project.issue_type(t)
         if itype is None or not self._can_create(project, call.user):
-            return jira_error(404, [f"Issue type with id '{t}' does not exist or is not available for this project."])
+            return jira_error(
+                404, [f"Issue type with id '{t}' does not exist or is not available for this project."]
+            )
         items = [self._field_json(call, project, itype, meta) for meta in itype.fields]
         return self._paged(call, items, *paging, cloud_key="fields")
 
@@ -490,7 +546,9 @@ class JiraRestMixin:
             message = "Specify a valid project ID or key" if call.cloud else "project is required"
             return jira_error(400, errors={"project": message})
         if not self._can_create(project, call.user):
-            return jira_error(400, errors={"project": "You do not have permission to create issues in this project."})
+            return jira_error(
+                400, errors={"project": "You do not have permission to create issues in this project."}
+            )
         itype_ref = fields.get("issuetype")
         itype = project.issue_type(itype_ref) if isinstance(itype_ref, dict) else None
         if itype is None:
@@ -524,7 +582,11 @@ class JiraRestMixin:
             if isinstance(value, str) and not value.strip():
                 empty = True
             if empty:
-                errors[fid] = "You must specify a summary of the issue." if fid == "summary" else f"{meta['name']} is required."
+                errors[fid] = (
+                    "You must specify a summary of the issue."
+                    if fid == "summary"
+                    else f"{meta['name']} is required."
+                )
         if invalid_input:
             return jira_error(400, ["INVALID_INPUT"], errors)
         if errors:
@@ -546,7 +608,9 @@ class JiraRestMixin:
                 api_version="3" if call.cloud else "2",
             )
             self._issues.append(issue)
-        return JSONResponse({"id": issue.id, "key": issue.key, "self": f"{call.api}/issue/{issue.id}"}, status_code=201)
+        return JSONResponse(
+            {"id": issue.id, "key": issue.key, "self": f"{call.api}/issue/{issue.id}"}, status_code=201
+        )
 
     def _check_value(self, call: RestCall, meta: dict[str, Any], value: Any) -> str | None:
         """An error message for a field value (None when fine, "INVALID_INPUT" for broken ADF)."""
@@ -564,7 +628,9 @@ class JiraRestMixin:
             if len(value) > 255:
                 return "Summary must be less than 255 characters."
             return None
-        rich = schema.get("system") in RICH_TEXT_SYSTEM_FIELDS or str(schema.get("custom", "")).endswith(":textarea")
+        rich = schema.get("system") in RICH_TEXT_SYSTEM_FIELDS or str(schema.get("custom", "")).endswith(
+            ":textarea"
+        )
         if kind == "string":
             if rich and call.cloud:
                 if not isinstance(value, dict):
@@ -611,9 +677,9 @@ class JiraRestMixin:
                 elif items == "string":
                     if not isinstance(item, str) or not item:
                         problem = f"{name}: each value must be a non-empty string"
-                    elif (schema.get("system") == "labels" or str(schema.get("custom", "")).endswith(":labels")) and (
-                        " " in item
-                    ):
+                    elif (
+                        schema.get("system") == "labels" or str(schema.get("custom", "")).endswith(":labels")
+                    ) and (" " in item):
                         problem = f"The label '{item}' contains spaces which is invalid."
                     else:
                         problem = None
@@ -629,14 +695,17 @@ class JiraRestMixin:
     def _bad_user(self, call: RestCall, meta: dict[str, Any], value: Any) -> str:
         if call.cloud:
             if isinstance(value, dict) and ("accountId" in value or "id" in value):
-                return f"Specify a valid value for {meta.get('name')}: account '{value.get('accountId', value.get('id'))}' does not exist."
-            return f"Specify a valid value for {meta.get('name')}: expected {{\"accountId\": ...}}"
+                account = value.get("accountId", value.get("id"))
+                return f"Specify a valid value for {meta.get('name')}: account '{account}' does not exist."
+            return f'Specify a valid value for {meta.get("name")}: expected {{"accountId": ...}}'
         if isinstance(value, dict) and ("name" in value or "key" in value):
             return f"User '{value.get('name', value.get('key'))}' does not exist."
-        return f"Specify a valid value for {meta.get('name')}: expected {{\"name\": ...}}"
+        return f'Specify a valid value for {meta.get("name")}: expected {{"name": ...}}'
 
     @staticmethod
-    def _match_option(options: list[dict[str, Any]], value: dict[str, Any], label: str = "value") -> dict[str, Any] | None:
+    def _match_option(
+        options: list[dict[str, Any]], value: dict[str, Any], label: str = "value"
+    ) -> dict[str, Any] | None:
         for option in options:
             if option.get("disabled"):
                 continue
@@ -694,7 +763,13 @@ class JiraRestMixin:
         fields["updated"] = _fmt_time(issue.created_at)
         fields["status"] = {"name": "To Do", "id": "10000", "statusCategory": {"key": "new", "name": "To Do"}}
         return JSONResponse(
-            {"expand": "renderedFields,names,schema", "id": issue.id, "self": f"{call.api}/issue/{issue.id}", "key": issue.key, "fields": fields}
+            {
+                "expand": "renderedFields,names,schema",
+                "id": issue.id,
+                "self": f"{call.api}/issue/{issue.id}",
+                "key": issue.key,
+                "fields": fields,
+            }
         )
 
     def _stored_value(self, call: RestCall, meta: dict[str, Any] | None, value: Any) -> Any:
@@ -721,4 +796,3 @@ class JiraRestMixin:
             user = self._find_user_ref(call, value)
             return self._user_json(call, user) if user else value
         return value
-

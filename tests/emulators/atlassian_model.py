@@ -242,7 +242,11 @@ def reporter_field() -> dict[str, Any]:
 
 def labels_field(required: bool = False) -> dict[str, Any]:
     meta = system_field(
-        "labels", "Labels", "array", items="string", required=required,
+        "labels",
+        "Labels",
+        "array",
+        items="string",
+        required=required,
         operations=["add", "set", "remove"],
     )
     meta["autoCompleteUrl"] = "{api}/label/suggest?query="
@@ -262,8 +266,13 @@ def priority_field(required: bool = False) -> dict[str, Any]:
         {"id": "5", "name": "Lowest"},
     ]
     return system_field(
-        "priority", "Priority", "priority", required=required, has_default=True,
-        allowed_values=values, default_value=dict(values[2]),
+        "priority",
+        "Priority",
+        "priority",
+        required=required,
+        has_default=True,
+        allowed_values=values,
+        default_value=dict(values[2]),
     )
 
 
@@ -318,9 +327,7 @@ def custom_field(
     if items:
         schema["items"] = items
     if field_id.startswith("customfield_"):
-        custom_type = (
-            "com.jirabot.tests:unrenderable" if kind == "any" else CUSTOM_PREFIX + custom
-        )
+        custom_type = "com.jirabot.tests:unrenderable" if kind == "any" else CUSTOM_PREFIX + custom
         schema["custom"] = custom_type
         schema["customId"] = int(field_id.removeprefix("customfield_"))
     else:
@@ -338,13 +345,19 @@ def custom_field(
         values = options if isinstance(options, list) else ["Low", "Medium", "High"]
         meta["allowedValues"] = [{"value": v, "id": next_numeric_id(), "disabled": False} for v in values]
     elif kind == "cascading":
-        tree = options if isinstance(options, dict) else {"Hardware": ["Laptop", "Phone"], "Software": ["OS", "App"]}
+        tree = (
+            options
+            if isinstance(options, dict)
+            else {"Hardware": ["Laptop", "Phone"], "Software": ["OS", "App"]}
+        )
         meta["allowedValues"] = [
             {
                 "value": parent,
                 "id": next_numeric_id(),
                 "disabled": False,
-                "children": [{"value": child, "id": next_numeric_id(), "disabled": False} for child in children],
+                "children": [
+                    {"value": child, "id": next_numeric_id(), "disabled": False} for child in children
+                ],
             }
             for parent, children in tree.items()
         ]

@@ -7,11 +7,11 @@ back to the structural checks that can be made without it; ``specs_available()``
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonschema import Draft4Validator, Draft7Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
 from tests.specs import load_spec
@@ -67,10 +67,10 @@ def _openapi_registry() -> Registry | None:
     doc = load_spec(JIRA_OPENAPI)
     if doc is None:
         return None
-    return Registry().with_resource(_OPENAPI_URI, Resource(contents=doc, specification=DRAFT7))
+    return Registry().with_resource(_OPENAPI_URI, DRAFT7.create_resource(doc))
 
 
-@lru_cache(maxsize=None)
+@cache
 def openapi_validator(schema_name: str) -> Draft7Validator | None:
     """A validator for ``#/components/schemas/<schema_name>`` of the Jira Cloud OpenAPI document."""
     registry = _openapi_registry()
@@ -131,8 +131,7 @@ def issue_update_errors(body: Any) -> list[str]:
                         errors.append(f"update/{name}: bad operation {op!r}")
     props = body.get("properties")
     if props is not None and not (
-        isinstance(props, list)
-        and all(isinstance(p, dict) and set(p) <= {"key", "value"} for p in props)
+        isinstance(props, list) and all(isinstance(p, dict) and set(p) <= {"key", "value"} for p in props)
     ):
         errors.append("properties: must be an array of {key, value}")
     return errors
@@ -166,14 +165,46 @@ def _adf_structural_errors(document: Any) -> list[str]:
 
 
 _BLOCK_TYPES = {
-    "paragraph", "heading", "bulletList", "orderedList", "listItem", "codeBlock", "blockquote",
-    "panel", "rule", "table", "tableRow", "tableCell", "tableHeader", "mediaSingle", "mediaGroup",
-    "media", "expand", "nestedExpand", "taskList", "taskItem", "decisionList", "decisionItem",
-    "blockCard", "embedCard", "layoutSection", "layoutColumn", "extension", "bodiedExtension",
+    "paragraph",
+    "heading",
+    "bulletList",
+    "orderedList",
+    "listItem",
+    "codeBlock",
+    "blockquote",
+    "panel",
+    "rule",
+    "table",
+    "tableRow",
+    "tableCell",
+    "tableHeader",
+    "mediaSingle",
+    "mediaGroup",
+    "media",
+    "expand",
+    "nestedExpand",
+    "taskList",
+    "taskItem",
+    "decisionList",
+    "decisionItem",
+    "blockCard",
+    "embedCard",
+    "layoutSection",
+    "layoutColumn",
+    "extension",
+    "bodiedExtension",
 }
 _INLINE_TYPES = {
-    "text", "hardBreak", "mention", "emoji", "date", "status", "inlineCard", "placeholder",
-    "inlineExtension", "mediaInline",
+    "text",
+    "hardBreak",
+    "mention",
+    "emoji",
+    "date",
+    "status",
+    "inlineCard",
+    "placeholder",
+    "inlineExtension",
+    "mediaInline",
 }
 
 

@@ -42,8 +42,4 @@ async def handle_help(ack: AsyncAck, command: JiraCommand, **_: Any) -> None:
 def register(app: AsyncApp, router: CommandRouter) -> None:
     router.add("help", handle_help)
 
-    async def handle_jira_command(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any],
-                                  client: AsyncWebClient, context: AsyncBoltContext) -> None:
-        await router.dispatch(ack, respond, body, client, context)
-
-    app.command(ids.COMMAND)(handle_jira_command)
+    app.command(ids.COMMAND)(router.dispatch)

@@ -1,0 +1,100 @@
+"""The bot served for real (uvicorn on 127.0.0.1) against the emulators, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+
+from bot.container import Components, build_components
+from bot.settings import Settings, load_settings
+from bot.web.app import create_asgi_app
+from tests.emulators.live import LiveServer, free_port
+
+T = TypeVar("T")
+
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+ENCRYPTION_KEY = "6mGyDu5R7a0Pj3U8iQ4z3yS2xv2Ua8-4YbXrCw1Zq0M="
+CLOUD_CLIENT_ID = "cloud-client-id"
+CLOUD_CLIENT_SECRET = "cloud-client-secret-value"
+
+
+class OffsetClock:
+    """Real time plus an offset that tests move forward (token expiry, state expiry)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+def test_database_url(tmp_dir: str) -> str:
+    """PostgreSQL when DATABASE_URL names it (CI's second run), else a fresh SQLite file."""
+    configured = os.environ.get("DATABASE_URL", "")
+    if configured.startswith(("postgres://", "postgresql")):
+        return configured
+    return f"sqlite:///{tmp_dir}/jirabot-test.sqlite3"
+
+
+class BotHarness:
+    """One bot process-in-a-thread: its settings, components, clock and URL."""
+
+    def __init__(self, settings: Settings, clock: OffsetClock, port: int) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.components: Components = build_components(settings, clock=clock)
+        self.live = LiveServer(create_asgi_app(self.components), port=port)
+        self.url = f"http://127.0.0.1:{port}"
+
+    @classmethod
+    def start(cls, *, database_url: str, slack_api_url: str, atlassian_url: str | None,
+              clock: OffsetClock | None = None, **overrides: Any) -> BotHarness:
+        port = free_port()
+        values: dict[str, Any] = {
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_bot_token": "xoxb-test-bot-token",
+            "slack_api_url": slack_api_url,
+            "database_url": database_url,
+            "jirabot_public_url": f"http://127.0.0.1:{port}",
+            "jirabot_encryption_key": ENCRYPTION_KEY,
+            "atlassian_client_id": CLOUD_CLIENT_ID,
+            "atlassian_client_secret": CLOUD_CLIENT_SECRET,
+            "jirabot_scheduler": False,
+            "_env_file": None,
+        }
+        if atlassian_url:
+            values["atlassian_auth_url"] = atlassian_url
+            values["atlassian_api_url"] = atlassian_url
+        values.update(overrides)
+        harness = cls(load_settings(**values), clock or OffsetClock(), port)
+        harness.live.start()
+        return harness
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.settings.oauth_redirect_uri
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Runs a coroutine on the bot's event loop (its engine and clients live there)."""
+        assert self.live.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.live.loop).result(timeout)
+
+    @property
+    def storage(self) -> Any:
+        return self.components.storage
+
+    def stop(self) -> None:
+        self.live.stop()
+
+
+def browser(**cookies: str) -> httpx.Client:
+    """A browser that follows redirects (Jira's authorize page → the bot's callback)."""
+    return httpx.Client(follow_redirects=True, timeout=15, cookies=cookies)
