@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -91,9 +92,15 @@ def serve(settings: Settings, *, host: str, port: int | None, socket_mode: bool)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=True,
                             timeout_graceful_shutdown=20, lifespan="on")
     server = uvicorn.Server(config)
+    # uvicorn stops gracefully on SIGTERM (no new connections, in-flight requests finished, lifespan
+    # shutdown stopping the scheduler), then re-raises the signal; this handler makes that a clean exit.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     log.info("app.serving", extra={"host": host, "port": port, "socket_mode": socket_mode})
     server.run()
-    return 0 if server.started or not server.should_exit else 1
+    if not server.started:
+        log.error("app.start_failed")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

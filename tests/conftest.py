@@ -66,16 +66,17 @@ def slack(slack_server: SlackEmulator) -> SlackEmulator:
 
 
 @pytest.fixture
-def atlassian() -> Iterator[AtlassianEmulator]:
-    emulator = AtlassianEmulator()
-    emulator.start()
-    yield emulator
-    emulator.stop()
+def clock() -> OffsetClock:
+    return OffsetClock()
 
 
 @pytest.fixture
-def clock() -> OffsetClock:
-    return OffsetClock()
+def atlassian(clock: OffsetClock) -> Iterator[AtlassianEmulator]:
+    """Shares the bot's clock, so moving time forward expires tokens on both sides."""
+    emulator = AtlassianEmulator(clock=lambda: clock.now().timestamp())
+    emulator.start()
+    yield emulator
+    emulator.stop()
 
 
 @pytest.fixture

@@ -154,7 +154,15 @@ class InlineCode:
 
 
 Inline = (
-    Text | Styled | UserMention | ChannelMention | GroupMention | Special | Link | Emoji | LineBreak
+    Text
+    | Styled
+    | UserMention
+    | ChannelMention
+    | GroupMention
+    | Special
+    | Link
+    | Emoji
+    | LineBreak
     | InlineCode
 )
 
@@ -210,6 +218,7 @@ _LIST_LINE = re.compile(
 @dataclass(frozen=True)
 class _Line:
     text: str
+    continued: bool = False  # the rest of a closing fence's line: never a quote or list item
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,7 @@ def _line_items(text: str) -> list[_Line | _Fenced]:
             segments.append((False, text[pos:]))
             break
         segments.append((False, text[pos:start]))
-        segments.append((True, text[start + len(_FENCE):end]))
+        segments.append((True, text[start + len(_FENCE) : end]))
         pos = end + len(_FENCE)
 
     items: list[_Line | _Fenced] = []
@@ -248,16 +257,18 @@ def _line_items(text: str) -> list[_Line | _Fenced]:
         # The last line starts a line unless this chunk directly follows a closing fence.
         last_at_line_start = len(lines) > 1 or index == 0
         before_code = index + 1 < len(segments)
-        if index > 0:
+        continued = index > 0
+        if continued:
             # The rest of the closing fence's line: dropped when blank, else a line of its own.
             lines[0] = lines[0].lstrip(" \t")
             if not lines[0]:
                 lines = lines[1:]
+                continued = False
         quoted_code = False
         if before_code and lines:
             last = lines[-1]
             marker = _QUOTE_PREFIX.match(last) if last_at_line_start else None
-            if marker and not last[marker.end():].strip():
+            if marker and not last[marker.end() :].strip():
                 quoted_code = True
                 lines = lines[:-1]
             elif marker:
@@ -267,7 +278,7 @@ def _line_items(text: str) -> list[_Line | _Fenced]:
                 lines = lines[:-1]
             else:
                 lines[-1] = last.rstrip()
-        items.extend(_Line(line) for line in lines)
+        items.extend(_Line(line, continued and number == 0) for number, line in enumerate(lines))
         if before_code:
             code = segments[index + 1][1]
             if code.startswith("\n"):
@@ -282,7 +293,7 @@ def _line_items(text: str) -> list[_Line | _Fenced]:
 
 def _strip_quote(line: str) -> str:
     marker = _QUOTE_PREFIX.match(line)
-    return line[marker.end():] if marker else line
+    return line[marker.end() :] if marker else line
 
 
 def _blocks(items: Sequence[_Line | _Fenced], *, allow_quote: bool) -> list[Block]:
@@ -294,17 +305,17 @@ def _blocks(items: Sequence[_Line | _Fenced], *, allow_quote: bool) -> list[Bloc
             marked.append((allow_quote and (item.quoted or rest_quoted), _Fenced(item.text)))
             continue
         line, quoted = item.text, rest_quoted
-        if allow_quote and not rest_quoted:
+        if allow_quote and not rest_quoted and not item.continued:
             rest = _QUOTE_REST.match(line)
             if rest:
                 rest_quoted = quoted = True
-                line = line[rest.end():]
+                line = line[rest.end() :]
             else:
                 prefix = _QUOTE_PREFIX.match(line)
                 if prefix:
                     quoted = True
-                    line = line[prefix.end():]
-        marked.append((quoted, _Line(line)))
+                    line = line[prefix.end() :]
+        marked.append((quoted, _Line(line, item.continued)))
 
     blocks: list[Block] = []
     index = 0
@@ -360,7 +371,7 @@ def _plain_blocks(items: Iterable[_Line | _Fenced]) -> list[Block]:
         if not line.strip():
             flush()
             continue
-        match = _LIST_LINE.fullmatch(line)
+        match = None if item.continued else _LIST_LINE.fullmatch(line)
         if match:
             if paragraph:
                 flush()
@@ -454,7 +465,7 @@ def _lex(line: str) -> list[_Unit]:
         if match is None:
             units.extend(line[pos:])
             break
-        units.extend(line[pos:match.start()])
+        units.extend(line[pos : match.start()])
         token: Inline | None = None
         end = match.end()
         if match.group("angle"):
@@ -554,7 +565,7 @@ def _code_parts(raw: str) -> tuple[CodePart, ...]:
     buffer: list[str] = []
     pos = 0
     for match in _CODE_TOKEN.finditer(raw):
-        buffer.append(raw[pos:match.start()])
+        buffer.append(raw[pos : match.start()])
         pos = match.end()
         if match.group("entity"):
             buffer.append(_ENTITIES[match.group("entity")])
@@ -660,7 +671,7 @@ def _span(
 
 
 def _display_url(url: str) -> str:
-    return url[len("mailto:"):] if url.lower().startswith("mailto:") else url
+    return url[len("mailto:") :] if url.lower().startswith("mailto:") else url
 
 
 def _mention_text(node: CodePart, mentions: SlackMentions) -> str:
@@ -761,7 +772,8 @@ def _adf_list(block: ListBlock, mentions: SlackMentions) -> dict[str, Any] | Non
     for item in block.items:
         paragraph = {"type": "paragraph", "content": _adf_inlines(item.inlines, mentions)}
         content: list[dict[str, Any]] = [paragraph]
-        content.extend(node for child in item.children if (node := _adf_list(child, mentions)) is not None)
+        nested = (_adf_list(child, mentions) for child in item.children)
+        content.extend(node for node in nested if node is not None)
         items.append({"type": "listItem", "content": content})
     if not items:
         return None
@@ -858,8 +870,11 @@ def adf_paragraph_link(text: str, url: str, label: str | None = None) -> dict[st
     if text:
         content.append({"type": "text", "text": text})
     content.append(
-        {"type": "text", "text": label or _display_url(url) or url,
-         "marks": [{"type": "link", "attrs": {"href": url}}]}
+        {
+            "type": "text",
+            "text": label or _display_url(url) or url,
+            "marks": [{"type": "link", "attrs": {"href": url}}],
+        }
     )
     return {"type": "paragraph", "content": content}
 
@@ -930,7 +945,7 @@ def _wiki_escape_line_start(text: str) -> str:
         return indent + "&#35;" + stripped[1:]
     block = _WIKI_BLOCK_START.match(stripped)
     if block:
-        return indent + block.group(1) + "&#46;" + stripped[block.end():]
+        return indent + block.group(1) + "&#46;" + stripped[block.end() :]
     return text
 
 

@@ -111,8 +111,7 @@ INPUT_ELEMENTS = TEXT_INPUTS | PICKERS | SELECTS | MULTI_SELECTS | CHOICE_ELEMEN
 _COMMON_ELEMENT_KEYS = {"type", "action_id", "confirm", "focus_on_load", "placeholder"}
 _SELECT_KEYS = _COMMON_ELEMENT_KEYS | {"min_query_length"}
 ELEMENT_KEYS: dict[str, set[str]] = {
-    "button": {"type", "text", "action_id", "url", "value", "style", "confirm",
-               "accessibility_label"},
+    "button": {"type", "text", "action_id", "url", "value", "style", "confirm", "accessibility_label"},
     "workflow_button": {"type", "text", "workflow", "style", "accessibility_label", "action_id"},
     "image": {"type", "image_url", "slack_file", "alt_text"},
     "overflow": {"type", "action_id", "options", "confirm"},
@@ -124,29 +123,62 @@ ELEMENT_KEYS: dict[str, set[str]] = {
     "users_select": _COMMON_ELEMENT_KEYS | {"initial_user"},
     "multi_users_select": _COMMON_ELEMENT_KEYS | {"initial_users", "max_selected_items"},
     "conversations_select": _COMMON_ELEMENT_KEYS
-    | {"initial_conversation", "default_to_current_conversation", "response_url_enabled",
-       "filter"},
+    | {"initial_conversation", "default_to_current_conversation", "response_url_enabled", "filter"},
     "multi_conversations_select": _COMMON_ELEMENT_KEYS
-    | {"initial_conversations", "default_to_current_conversation", "max_selected_items",
-       "filter"},
+    | {"initial_conversations", "default_to_current_conversation", "max_selected_items", "filter"},
     "channels_select": _COMMON_ELEMENT_KEYS | {"initial_channel", "response_url_enabled"},
     "multi_channels_select": _COMMON_ELEMENT_KEYS | {"initial_channels", "max_selected_items"},
     "checkboxes": {"type", "action_id", "options", "initial_options", "confirm", "focus_on_load"},
-    "radio_buttons": {"type", "action_id", "options", "initial_option", "confirm",
-                      "focus_on_load"},
+    "radio_buttons": {"type", "action_id", "options", "initial_option", "confirm", "focus_on_load"},
     "datepicker": _COMMON_ELEMENT_KEYS | {"initial_date"},
     "timepicker": _COMMON_ELEMENT_KEYS | {"initial_time", "timezone"},
     "datetimepicker": {"type", "action_id", "initial_date_time", "confirm", "focus_on_load"},
-    "plain_text_input": {"type", "action_id", "initial_value", "multiline", "min_length",
-                         "max_length", "dispatch_action_config", "focus_on_load", "placeholder"},
-    "email_text_input": {"type", "action_id", "initial_value", "dispatch_action_config",
-                         "focus_on_load", "placeholder"},
-    "url_text_input": {"type", "action_id", "initial_value", "dispatch_action_config",
-                       "focus_on_load", "placeholder"},
-    "number_input": {"type", "action_id", "is_decimal_allowed", "initial_value", "min_value",
-                     "max_value", "dispatch_action_config", "focus_on_load", "placeholder"},
-    "rich_text_input": {"type", "action_id", "initial_value", "dispatch_action_config",
-                        "focus_on_load", "placeholder"},
+    "plain_text_input": {
+        "type",
+        "action_id",
+        "initial_value",
+        "multiline",
+        "min_length",
+        "max_length",
+        "dispatch_action_config",
+        "focus_on_load",
+        "placeholder",
+    },
+    "email_text_input": {
+        "type",
+        "action_id",
+        "initial_value",
+        "dispatch_action_config",
+        "focus_on_load",
+        "placeholder",
+    },
+    "url_text_input": {
+        "type",
+        "action_id",
+        "initial_value",
+        "dispatch_action_config",
+        "focus_on_load",
+        "placeholder",
+    },
+    "number_input": {
+        "type",
+        "action_id",
+        "is_decimal_allowed",
+        "initial_value",
+        "min_value",
+        "max_value",
+        "dispatch_action_config",
+        "focus_on_load",
+        "placeholder",
+    },
+    "rich_text_input": {
+        "type",
+        "action_id",
+        "initial_value",
+        "dispatch_action_config",
+        "focus_on_load",
+        "placeholder",
+    },
     "file_input": {"type", "action_id", "filetypes", "max_files"},
 }
 
@@ -166,8 +198,17 @@ BLOCK_KEYS: dict[str, set[str] | None] = {
 }
 
 MODAL_KEYS = {
-    "type", "title", "blocks", "close", "submit", "private_metadata", "callback_id",
-    "clear_on_close", "notify_on_close", "external_id", "submit_disabled",
+    "type",
+    "title",
+    "blocks",
+    "close",
+    "submit",
+    "private_metadata",
+    "callback_id",
+    "clear_on_close",
+    "notify_on_close",
+    "external_id",
+    "submit_disabled",
 }
 HOME_KEYS = {"type", "blocks", "private_metadata", "callback_id", "external_id"}
 
@@ -298,8 +339,9 @@ class _Checker:
             return None
         if plain_only and kind != "plain_text":
             self.error(f"{path}/type", "must be plain_text")
-        self.keys(value, {"type", "text", "emoji"} if kind == "plain_text" else
-                  {"type", "text", "verbatim"}, path)
+        self.keys(
+            value, {"type", "text", "emoji"} if kind == "plain_text" else {"type", "text", "verbatim"}, path
+        )
         self.string(value, "text", path, max_len=max_len, required=True, min_len=1)
         self.boolean(value, "emoji" if kind == "plain_text" else "verbatim", path)
         return value
@@ -418,8 +460,7 @@ class _Checker:
             self.error(path, "missing required field: options")
         choices: list[dict[str, Any]] = []
         if has_options:
-            choices += [o for o in self.options(element, path, max_items=100)
-                        if isinstance(o, dict)]
+            choices += [o for o in self.options(element, path, max_items=100) if isinstance(o, dict)]
         groups = self.array(element, "option_groups", path, max_items=100, min_items=1)
         for index, group in enumerate(groups):
             gpath = f"{path}/option_groups/{index}"
@@ -427,8 +468,7 @@ class _Checker:
                 continue
             self.keys(group, {"label", "options"}, gpath)
             self.text(group, "label", gpath, max_len=75, plain_only=True, required=True)
-            choices += [o for o in self.options(group, gpath, max_items=100)
-                        if isinstance(o, dict)]
+            choices += [o for o in self.options(group, gpath, max_items=100) if isinstance(o, dict)]
         return choices
 
     def _initial_options(
@@ -570,9 +610,7 @@ class _Checker:
         for index, item in enumerate(fields):
             self.text_object(item, f"{path}/fields/{index}", max_len=2000)
         if "accessory" in block:
-            self.element(
-                block["accessory"], f"{path}/accessory", SECTION_ACCESSORIES, "a section accessory"
-            )
+            self.element(block["accessory"], f"{path}/accessory", SECTION_ACCESSORIES, "a section accessory")
         self.boolean(block, "expand", path)
 
     def block_header(self, block: dict[str, Any], path: str) -> None:
@@ -640,9 +678,7 @@ def validate_blocks(blocks: Any, surface: str = "message", *, pointer: str = "/b
     An empty list means Slack would accept the blocks.
     """
     checker = _Checker(surface)
-    checker.blocks(
-        blocks, pointer, max_items=MESSAGE_BLOCKS_MAX if surface == "message" else VIEW_BLOCKS_MAX
-    )
+    checker.blocks(blocks, pointer, max_items=MESSAGE_BLOCKS_MAX if surface == "message" else VIEW_BLOCKS_MAX)
     return checker.errors
 
 
@@ -669,12 +705,11 @@ def validate_view(view: Any, *, pointer: str = "/view") -> list[str]:
         checker.boolean(view, "clear_on_close", pointer)
         checker.boolean(view, "notify_on_close", pointer)
         checker.boolean(view, "submit_disabled", pointer)
-        blocks = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+        raw_blocks = view.get("blocks")
+        blocks: list[Any] = raw_blocks if isinstance(raw_blocks, list) else []
         has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
         if has_input and not view.get("submit"):
-            checker.error(
-                pointer, "must provide a submit property when an input block is within the blocks"
-            )
+            checker.error(pointer, "must provide a submit property when an input block is within the blocks")
     checker.string(view, "private_metadata", pointer, max_len=3000)
     checker.string(view, "callback_id", pointer, max_len=255)
     checker.string(view, "external_id", pointer, max_len=255)
@@ -759,9 +794,7 @@ class ManualClock:
 class SlackError(Exception):
     """Raised inside handlers; becomes ``{"ok": false, "error": …}``."""
 
-    def __init__(
-        self, error: str, messages: list[str] | None = None, **extra: Any
-    ) -> None:
+    def __init__(self, error: str, messages: list[str] | None = None, **extra: Any) -> None:
         super().__init__(error)
         self.error = error
         self.messages = messages or []
@@ -1077,6 +1110,11 @@ class SlackEmulator:
             else:
                 self._not_in_channel.add(channel_id)
 
+    def team(self, team_id: str | None = None) -> dict[str, Any]:
+        """A team's id, name, domain, bot_user_id and bot_id."""
+        with self._lock:
+            return dict(self._teams[team_id or self.team_id])
+
     def channel_name(self, channel_id: str) -> str:
         with self._lock:
             if channel_id in self._channels:
@@ -1117,9 +1155,7 @@ class SlackEmulator:
 
     def set_channel_missing(self, channel_id: str, missing: bool = True) -> None:
         with self._lock:
-            (self._missing_channels.add if missing else self._missing_channels.discard)(
-                channel_id
-            )
+            (self._missing_channels.add if missing else self._missing_channels.discard)(channel_id)
 
     def set_user_not_in_channel(self, channel_id: str, user_id: str) -> None:
         with self._lock:
@@ -1297,13 +1333,12 @@ class SlackEmulator:
     def responses(self, response_url: str | None = None) -> list[ResponsePost]:
         with self._lock:
             return [
-                post for post in self._responses
-                if response_url is None or post.response_url == response_url
+                post for post in self._responses if response_url is None or post.response_url == response_url
             ]
 
     def wait_for(
         self,
-        predicate: Callable[[], T],
+        predicate: Callable[[], T | None],
         timeout: float = 5.0,
         *,
         interval: float = 0.01,
@@ -1318,9 +1353,7 @@ class SlackEmulator:
             if time.monotonic() >= deadline:
                 break
             time.sleep(interval)
-        recent = ", ".join(
-            f"{c.method}({'ok' if c.ok else c.error})" for c in self.calls[-15:]
-        ) or "none"
+        recent = ", ".join(f"{c.method}({'ok' if c.ok else c.error})" for c in self.calls[-15:]) or "none"
         raise AssertionError(
             f"{message or 'condition'} not met within {timeout}s; recent Slack calls: {recent}"
         )
@@ -1366,10 +1399,8 @@ class SlackEmulator:
                 "ts": ts or self._next_ts(),
                 "team": self.team_id,
             }
-            if thread_ts:
-                message["thread_ts"] = thread_ts
-            if blocks is not None:
-                message["blocks"] = copy.deepcopy(blocks)
+            message["thread_ts"] = thread_ts
+            message["blocks"] = copy.deepcopy(blocks) if blocks is not None else []
             if files is not None:
                 message["files"] = copy.deepcopy(files)
             if self._find_message(channel, message["ts"]) is None:
@@ -1404,17 +1435,11 @@ class SlackEmulator:
             team_id = self.team_id
             if needs_token:
                 if not token:
-                    return self._finish(
-                        method, params, token, at, {"ok": False, "error": "not_authed"}
-                    )
+                    return self._finish(method, params, token, at, {"ok": False, "error": "not_authed"})
                 if token in self._revoked:
-                    return self._finish(
-                        method, params, token, at, {"ok": False, "error": "token_revoked"}
-                    )
+                    return self._finish(method, params, token, at, {"ok": False, "error": "token_revoked"})
                 if token not in self._tokens:
-                    return self._finish(
-                        method, params, token, at, {"ok": False, "error": "invalid_auth"}
-                    )
+                    return self._finish(method, params, token, at, {"ok": False, "error": "invalid_auth"})
                 team_id = self._tokens[token]
             limits = self._rate_limits.get(method)
             if limits:
@@ -1431,9 +1456,7 @@ class SlackEmulator:
             failures = self._fail.get(method)
             if failures:
                 error, status = failures.pop(0)
-                return self._finish(
-                    method, params, token, at, {"ok": False, "error": error}, status=status
-                )
+                return self._finish(method, params, token, at, {"ok": False, "error": error}, status=status)
             ctx = _Ctx(method, params, token, team_id, self._basic_auth(request))
             try:
                 answer = handler(ctx)
@@ -1463,9 +1486,7 @@ class SlackEmulator:
         }
         return JSONResponse(answer, status_code=status, headers=all_headers)
 
-    def _parse_params(
-        self, request: Request, body: bytes
-    ) -> tuple[dict[str, Any], dict[str, bytes], bool]:
+    def _parse_params(self, request: Request, body: bytes) -> tuple[dict[str, Any], dict[str, bytes], bool]:
         params: dict[str, Any] = dict(request.query_params)
         files: dict[str, bytes] = {}
         content_type = request.headers.get("content-type", "")
@@ -1494,8 +1515,8 @@ class SlackEmulator:
                     raise SlackError("invalid_form_data")
                 for part in message.iter_parts():
                     name = part.get_param("name", header="content-disposition")
-                    payload = part.get_payload(decode=True) or b""
-                    if not isinstance(name, str):
+                    payload = part.get_payload(decode=True)
+                    if not isinstance(name, str) or not isinstance(payload, bytes):
                         continue
                     if part.get_filename():
                         files[name] = payload
@@ -1778,7 +1799,13 @@ class SlackEmulator:
         self._check_content(ctx.params)
         ts = self._next_ts()
         message = self._bot_message(ctx, ts)
-        record = {"channel": channel, **copy.deepcopy(message), "via": "chat.postMessage"}
+        record = {
+            "channel": channel,
+            "thread_ts": None,
+            "blocks": [],
+            **copy.deepcopy(message),
+            "via": "chat.postMessage",
+        }
         for flag in ("unfurl_links", "unfurl_media", "reply_broadcast", "mrkdwn"):
             if flag in ctx.params:
                 record[flag] = _flag(ctx.params[flag])
@@ -1792,9 +1819,7 @@ class SlackEmulator:
             raise SlackError("user_not_found")
         self._check_content(ctx.params)
         members = self._channels.get(channel, {}).get("members")
-        if (channel, user) in self._user_not_in_channel or (
-            members is not None and user not in members
-        ):
+        if (channel, user) in self._user_not_in_channel or (members is not None and user not in members):
             raise SlackError("user_not_in_channel")
         if channel.startswith("D") and channel != self.dm_channel(user):
             raise SlackError("user_not_in_channel")
@@ -1804,11 +1829,11 @@ class SlackEmulator:
             "user": user,
             "ts": ts,
             "text": ctx.params.get("text") or "",
+            "blocks": _normalize_blocks(ctx.params.get("blocks") or []),
+            "thread_ts": None,
             "via": "chat.postEphemeral",
             "is_ephemeral": True,
         }
-        if ctx.params.get("blocks") is not None:
-            record["blocks"] = _normalize_blocks(ctx.params["blocks"])
         if ctx.params.get("attachments") is not None:
             record["attachments"] = copy.deepcopy(ctx.params["attachments"])
         if ctx.params.get("thread_ts"):
@@ -1848,7 +1873,7 @@ class SlackEmulator:
         if ctx.params.get("attachments") is not None:
             message["attachments"] = copy.deepcopy(ctx.params["attachments"])
         message["edited"] = {"user": message["user"], "ts": self._next_ts()}
-        public = {k: v for k, v in message.items() if k not in ("channel", "via")}
+        public = public_message(message)
         return {
             "channel": message["channel"],
             "ts": message["ts"],
@@ -1866,10 +1891,15 @@ class SlackEmulator:
 
     def _chat_get_permalink(self, ctx: _Ctx) -> dict[str, Any]:
         message = self._existing_message(ctx, "message_ts")
-        return {"channel": message["channel"], "permalink": self.permalink(
-            message["channel"], message["ts"], thread_ts=message.get("thread_ts"),
-            team_id=ctx.team_id,
-        )}
+        return {
+            "channel": message["channel"],
+            "permalink": self.permalink(
+                message["channel"],
+                message["ts"],
+                thread_ts=message.get("thread_ts"),
+                team_id=ctx.team_id,
+            ),
+        }
 
     def permalink(
         self, channel: str, ts: str, *, thread_ts: str | None = None, team_id: str | None = None
@@ -1999,16 +2029,12 @@ class SlackEmulator:
         view_id = ctx.params.get("view_id")
         external_id = ctx.params.get("external_id")
         if not view_id and not external_id:
-            raise SlackError(
-                "invalid_arguments", ["[ERROR] either view_id or external_id is required"]
-            )
+            raise SlackError("invalid_arguments", ["[ERROR] either view_id or external_id is required"])
         current: dict[str, Any] | None = None
         if view_id:
             current = self._views.get(str(view_id))
         else:
-            current = next(
-                (v for v in self._views.values() if v.get("external_id") == external_id), None
-            )
+            current = next((v for v in self._views.values() if v.get("external_id") == external_id), None)
         if current is None or not self.is_view_open(current["id"]):
             raise SlackError("not_found")
         self._check_view(view, exclude_view=current["id"])
@@ -2019,9 +2045,7 @@ class SlackEmulator:
             raise SlackError("invalid_arguments", ["[ERROR] view type cannot change"])
         return {"view": copy.deepcopy(self._replace_view(ctx, current, view))}
 
-    def _replace_view(
-        self, ctx: _Ctx, current: dict[str, Any], view: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _replace_view(self, ctx: _Ctx, current: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
         replacement = dict(view)
         if not replacement.get("external_id") and current.get("external_id"):
             replacement["external_id"] = current["external_id"]
@@ -2036,9 +2060,7 @@ class SlackEmulator:
     def _views_publish(self, ctx: _Ctx) -> dict[str, Any]:
         user_id = str(ctx.params.get("user_id") or "")
         if not user_id:
-            raise SlackError(
-                "invalid_arguments", ["[ERROR] missing required field: user_id"]
-            )
+            raise SlackError("invalid_arguments", ["[ERROR] missing required field: user_id"])
         user = self._users.get(user_id)
         if user is None and not user_id.startswith(("U", "W")):
             raise SlackError("user_not_found")
@@ -2050,9 +2072,7 @@ class SlackEmulator:
         expected_hash = ctx.params.get("hash")
         if expected_hash and (current is None or expected_hash != current["hash"]):
             raise SlackError("hash_conflict")
-        stored = self._store_view(
-            ctx, view, view_id=current["id"] if current else None, user_id=user_id
-        )
+        stored = self._store_view(ctx, view, view_id=current["id"] if current else None, user_id=user_id)
         self._home_views[user_id] = stored
         return {"view": copy.deepcopy(stored)}
 
@@ -2151,9 +2171,7 @@ class SlackEmulator:
             hook["uses"] += 1
             return answer(200, {"ok": True})
 
-    def _apply_response(
-        self, hook: dict[str, Any], body: dict[str, Any], via: str = "response_url"
-    ) -> None:
+    def _apply_response(self, hook: dict[str, Any], body: dict[str, Any], via: str = "response_url") -> None:
         bound_ts = hook.get("message_ts")
         channel = hook.get("channel_id")
         if _flag(body.get("delete_original", False)):
@@ -2168,7 +2186,7 @@ class SlackEmulator:
                 self._messages.remove(original)
                 self._deleted_messages.append(original)
             return
-        params = {k: body[k] for k in ("text", "blocks", "attachments") if k in body}
+        params: dict[str, Any] = {k: body[k] for k in ("text", "blocks", "attachments") if k in body}
         self._check_content(params)
         blocks = _normalize_blocks(body["blocks"]) if body.get("blocks") is not None else None
         if _flag(body.get("replace_original", False)) and bound_ts:
@@ -2176,10 +2194,7 @@ class SlackEmulator:
             if original is None:
                 raise SlackError("message_not_found")
             original["text"] = body.get("text") or ""
-            if blocks is not None:
-                original["blocks"] = blocks
-            else:
-                original.pop("blocks", None)
+            original["blocks"] = blocks if blocks is not None else []
             original["replaced_via"] = "response_url"
             return
         team = self._team(hook["team_id"])
@@ -2187,16 +2202,17 @@ class SlackEmulator:
             "channel": channel,
             "ts": self._next_ts(),
             "text": body.get("text") or "",
+            "blocks": blocks if blocks is not None else [],
+            "thread_ts": str(body["thread_ts"]) if body.get("thread_ts") else None,
             "via": via,
         }
-        if blocks is not None:
-            record["blocks"] = blocks
-        if body.get("thread_ts"):
-            record["thread_ts"] = str(body["thread_ts"])
         if body.get("response_type") == "in_channel":
             record.update(
-                type="message", user=team["bot_user_id"], bot_id=team["bot_id"],
-                app_id=self.app_id, team=team["id"],
+                type="message",
+                user=team["bot_user_id"],
+                bot_id=team["bot_id"],
+                app_id=self.app_id,
+                team=team["id"],
             )
             self._messages.append(record)
         else:
@@ -2247,18 +2263,26 @@ class SlackEmulator:
 
     # -- view lifecycle as the Slack client drives it (used by SlackDriver) ------------------
 
-    def close_view(self, view_id: str) -> None:
-        """The user closed the modal (pressing Close or X): the whole stack goes."""
+    def close_view(self, view_id: str, *, back: bool = False) -> list[str]:
+        """The user closes the modal (X, or Close on the root view): the whole stack goes.
+
+        ``back=True``: the user pressed the close ("Back") button of a pushed view on top, which
+        only pops that view. Returns the ids of the views closed.
+        """
         with self._lock:
             view = self._views.get(view_id)
             if view is None:
-                return
-            for closed in self._stacks.pop(view["root_view_id"], []):
-                self._closed_views.add(closed)
+                return []
+            stack = self._stacks.get(view["root_view_id"], [])
+            if back and len(stack) > 1 and stack[-1] == view_id:
+                stack.pop()
+                self._closed_views.add(view_id)
+                return [view_id]
+            closed = self._stacks.pop(view["root_view_id"], [])
+            self._closed_views.update(closed)
+            return closed
 
-    def apply_view_submission_ack(
-        self, view_id: str, ack: dict[str, Any] | None
-    ) -> list[str]:
+    def apply_view_submission_ack(self, view_id: str, ack: dict[str, Any] | None) -> list[str]:
         """Do what Slack does with the app's ack to a view_submission; return the problems.
 
         Empty ack: the submitted view closes (with those above it). ``update``: the view is
@@ -2275,9 +2299,9 @@ class SlackEmulator:
             ctx = _Ctx("view_submission", {}, None, view["team_id"])
             if not ack or action is None:
                 if view_id in stack:
-                    for closed in stack[stack.index(view_id):]:
+                    for closed in stack[stack.index(view_id) :]:
                         self._closed_views.add(closed)
-                    del stack[stack.index(view_id):]
+                    del stack[stack.index(view_id) :]
                 if not stack:
                     self._stacks.pop(view["root_view_id"], None)
                 return []
@@ -2288,9 +2312,7 @@ class SlackEmulator:
                 errors = ack.get("errors")
                 if not isinstance(errors, dict) or not errors:
                     return ["response_action errors needs a non-empty errors object"]
-                input_ids = {
-                    b.get("block_id") for b in view["blocks"] if b.get("type") == "input"
-                }
+                input_ids = {b.get("block_id") for b in view["blocks"] if b.get("type") == "input"}
                 return [
                     f"errors key {key!r} is not the block_id of an input block in the view"
                     for key in errors
@@ -2312,13 +2334,41 @@ class SlackEmulator:
                 if len(stack) >= VIEW_STACK_MAX:
                     return ["push_limit_reached"]
                 stored = self._store_view(
-                    ctx, new_view, root_view_id=view["root_view_id"],
+                    ctx,
+                    new_view,
+                    root_view_id=view["root_view_id"],
                     previous_view_id=stack[-1] if stack else view_id,
                     user_id=self._view_users.get(view_id),
                 )
                 stack.append(stored["id"])
                 return []
             return [f"unknown response_action {action!r}"]
+
+
+RECORD_ONLY_KEYS = frozenset(
+    {
+        "channel",
+        "via",
+        "is_ephemeral",
+        "replaced_via",
+        "deleted",
+        "unfurl_links",
+        "unfurl_media",
+        "reply_broadcast",
+        "mrkdwn",
+    }
+)
+
+
+def public_message(record: dict[str, Any]) -> dict[str, Any]:
+    """A message record as Slack shows it in payloads: without the emulator's bookkeeping keys,
+    an empty ``thread_ts`` or an empty ``blocks``."""
+    message = {k: copy.deepcopy(v) for k, v in record.items() if k not in RECORD_ONLY_KEYS}
+    if message.get("thread_ts") is None:
+        message.pop("thread_ts", None)
+    if not message.get("blocks"):
+        message.pop("blocks", None)
+    return message
 
 
 def _normalize_blocks(blocks: Any) -> Any:

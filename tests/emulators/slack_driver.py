@@ -27,15 +27,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.emulators.slack import SlackEmulator, validate_options_response
+from tests.emulators.slack import SlackEmulator, public_message, validate_options_response
 
 ACK_DEADLINE = 3.0
 """Seconds Slack waits for an ack before showing the user an error."""
 
-_INTERNAL_MESSAGE_KEYS = {
-    "channel", "via", "is_ephemeral", "replaced_via", "deleted",
-    "unfurl_links", "unfurl_media", "reply_broadcast", "mrkdwn",
-}
 _TEXT_VALUE_ELEMENTS = {"plain_text_input", "email_text_input", "url_text_input", "number_input"}
 _SINGLE_OPTION_ELEMENTS = {"static_select", "external_select", "radio_buttons"}
 _MULTI_OPTION_ELEMENTS = {"multi_static_select", "multi_external_select", "checkboxes"}
@@ -73,15 +69,11 @@ def state_value_text(value: str | None, type: str = "plain_text_input") -> dict[
     return {"type": type, "value": value}
 
 
-def state_value_option(
-    text: str, value: str | None = None, type: str = "static_select"
-) -> dict[str, Any]:
+def state_value_option(text: str, value: str | None = None, type: str = "static_select") -> dict[str, Any]:
     return {"type": type, "selected_option": plain_option(text, value)}
 
 
-def state_value_options(
-    options: list[tuple[str, str]], type: str = "multi_static_select"
-) -> dict[str, Any]:
+def state_value_options(options: list[tuple[str, str]], type: str = "multi_static_select") -> dict[str, Any]:
     return {"type": type, "selected_options": [plain_option(t, v) for t, v in options]}
 
 
@@ -183,11 +175,14 @@ def coerce_value(element: dict[str, Any], raw: Any) -> dict[str, Any]:
     if kind in _TEXT_VALUE_ELEMENTS:
         value["value"] = None if raw is None else str(raw)
     elif kind == "rich_text_input":
-        value["rich_text_value"] = raw if isinstance(raw, dict) else {
-            "type": "rich_text",
-            "elements": [{"type": "rich_text_section",
-                          "elements": [{"type": "text", "text": str(raw)}]}],
-        }
+        value["rich_text_value"] = (
+            raw
+            if isinstance(raw, dict)
+            else {
+                "type": "rich_text",
+                "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": str(raw)}]}],
+            }
+        )
     elif kind in _SINGLE_OPTION_ELEMENTS:
         value["selected_option"] = None if raw is None else _find_option(element, raw)
     elif kind in _MULTI_OPTION_ELEMENTS:
@@ -351,7 +346,10 @@ class SlackDriver:
         """POST ``body`` to the bot. ``sign=False`` sends it unsigned; ``secret`` signs with
         another secret; ``timestamp`` (e.g. ``time.time() - 600``) signs with an old one;
         ``retry_num``/``retry_reason`` add Slack's retry headers."""
-        all_headers = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
+        all_headers = {
+            "Content-Type": content_type,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        }
         if sign:
             all_headers.update(self.signature_headers(body, timestamp=timestamp, secret=secret))
         if retry_num is not None:
@@ -381,7 +379,7 @@ class SlackDriver:
         return {"id": user_id, "username": name, "name": name, "team_id": self.team_id}
 
     def _team(self) -> dict[str, Any]:
-        return {"id": self.team_id, "domain": self.emulator.team_domain}
+        return {"id": self.team_id, "domain": self.emulator.team(self.team_id)["domain"]}
 
     def _common(self, kind: str, user_id: str) -> dict[str, Any]:
         return {
@@ -417,7 +415,7 @@ class SlackDriver:
         fields = {
             "token": self.verification_token,
             "team_id": self.team_id,
-            "team_domain": self.emulator.team_domain,
+            "team_domain": self.emulator.team(self.team_id)["domain"],
             "channel_id": channel_id,
             "channel_name": channel_name or self.emulator.channel_name(channel_id),
             "user_id": user_id,
@@ -463,7 +461,7 @@ class SlackDriver:
             blocks=message.get("blocks"),
             files=message.get("files"),
         )
-        slack_message = {k: v for k, v in seeded.items() if k not in _INTERNAL_MESSAGE_KEYS}
+        slack_message = public_message(seeded)
         for key, value in message.items():
             slack_message.setdefault(key, copy.deepcopy(value))
         slack_message.setdefault("client_msg_id", str(uuid.uuid4()))
@@ -558,7 +556,10 @@ class SlackDriver:
             channel = fresh["channel"]
             ephemeral = bool(fresh.get("is_ephemeral"))
             response_url = self.emulator.new_response_url(
-                channel_id=channel, user_id=user_id, message_ts=fresh["ts"], ephemeral=ephemeral,
+                channel_id=channel,
+                user_id=user_id,
+                message_ts=fresh["ts"],
+                ephemeral=ephemeral,
                 team_id=self.team_id,
             )
             payload["container"] = {
@@ -569,9 +570,7 @@ class SlackDriver:
             }
             payload["channel"] = {"id": channel, "name": self.emulator.channel_name(channel)}
             if not ephemeral:
-                payload["message"] = {
-                    k: v for k, v in fresh.items() if k not in _INTERNAL_MESSAGE_KEYS
-                }
+                payload["message"] = public_message(fresh)
             payload["state"] = {"values": copy.deepcopy(state_values or {})}
             payload["response_url"] = response_url
         trigger_id = self.emulator.new_trigger_id(user_id, view_id=view_id, team_id=self.team_id)
@@ -584,7 +583,9 @@ class SlackDriver:
         return result
 
     def _surface_blocks(
-        self, message: dict[str, Any] | None, view: dict[str, Any] | str | None,
+        self,
+        message: dict[str, Any] | None,
+        view: dict[str, Any] | str | None,
         channel_id: str | None,
     ) -> list[dict[str, Any]]:
         if view is not None:
@@ -624,9 +625,7 @@ class SlackDriver:
             if key in element:
                 full[key] = element[key]
         full.update(action)
-        return self._block_action(
-            user_id, full, message=message, view=view, channel_id=channel_id, **send
-        )
+        return self._block_action(user_id, full, message=message, view=view, channel_id=channel_id, **send)
 
     def select_option(
         self,
@@ -669,8 +668,13 @@ class SlackDriver:
         else:
             state = {block["block_id"]: {action_id: value}}
         return self._block_action(
-            user_id, action, message=message, view=view, channel_id=channel_id,
-            state_values=state, **send,
+            user_id,
+            action,
+            message=message,
+            view=view,
+            channel_id=channel_id,
+            state_values=state,
+            **send,
         )
 
     def options(
@@ -710,9 +714,7 @@ class SlackDriver:
         body = result.json() if result.response.content else None
         if strict:
             if not result.acked_in_time:
-                raise AssertionError(
-                    f"options answered {result.status_code} after {result.elapsed:.2f}s"
-                )
+                raise AssertionError(f"options answered {result.status_code} after {result.elapsed:.2f}s")
             errors = validate_options_response(body)
             if errors:
                 raise AssertionError(f"Slack would not show these options: {errors}")
@@ -764,7 +766,7 @@ class SlackDriver:
         self, view: dict[str, Any], values: dict[str, Any], *, check: bool
     ) -> dict[str, dict[str, Any]]:
         elements = {
-            (block.get("block_id"), element.get("action_id")): (block, element)
+            (str(block.get("block_id")), str(element.get("action_id"))): (block, element)
             for block, element in _elements(view.get("blocks") or [])
         }
         given: dict[tuple[str, str], Any] = {}
@@ -828,18 +830,28 @@ class SlackDriver:
             self._typed.pop(view_id, None)
         return problems
 
-    def close_view(self, user_id: str, view: dict[str, Any] | str, **send: Any) -> SlackResult | None:
-        """The user closes the modal. Sends ``view_closed`` only if the view asked to be told
-        (``notify_on_close``), as Slack does; returns None otherwise."""
+    def close_view(
+        self, user_id: str, view: dict[str, Any] | str, *, back: bool = False, **send: Any
+    ) -> SlackResult | None:
+        """The user closes the modal (X): the whole stack closes. ``back=True``: the user
+        presses the close ("Back") button of the pushed view on top, which pops only that view.
+
+        Sends ``view_closed`` for the view on top only if it asked (``notify_on_close``), as
+        Slack does; returns None otherwise."""
         fresh = self._fresh_view(view)
-        self.emulator.close_view(fresh["id"])
-        self._typed.pop(fresh["id"], None)
-        if not fresh.get("notify_on_close"):
+        stack = self.emulator.view_stack(fresh["id"])
+        top = self.emulator.view(stack[-1]) if stack else fresh
+        if back and top["id"] != fresh["id"]:
+            raise AssertionError(f"view {fresh['id']} is covered by {top['id']}: no Back button for it")
+        closed = self.emulator.close_view(fresh["id"], back=back)
+        for view_id in closed:
+            self._typed.pop(view_id, None)
+        if not top.get("notify_on_close"):
             return None
         payload = {
             **self._common("view_closed", user_id),
-            "view": fresh,
-            "is_cleared": False,
+            "view": self._view_with_state(top, {}),
+            "is_cleared": len(closed) > 1,
         }
         result = self._post_payload(payload, **send)
         result.view_id = fresh["id"]
@@ -871,7 +883,7 @@ class SlackDriver:
                 {
                     "enterprise_id": None,
                     "team_id": team,
-                    "user_id": self.emulator.bot_user_id,
+                    "user_id": self.emulator.team(team)["bot_user_id"],
                     "is_bot": True,
                     "is_enterprise_install": False,
                 }
@@ -879,9 +891,7 @@ class SlackDriver:
             "is_ext_shared_channel": False,
             "event_context": f"4-{uuid.uuid4().hex}",
         }
-        result = self.post_raw(
-            json.dumps(envelope).encode(), content_type="application/json", **send
-        )
+        result = self.post_raw(json.dumps(envelope).encode(), content_type="application/json", **send)
         result.payload = envelope
         return result
 

@@ -276,13 +276,18 @@ def _other_site_text(exc: OtherSiteInstalled) -> str:
             "site, run `/jira admin uninstall` first.")
 
 
+def _state(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    """The state of a block's (only) input, whatever its action_id."""
+    actions = values.get(block_id) or {}
+    return next(iter(actions.values()), {}) or {}
+
+
 def _text(values: dict[str, Any], block_id: str) -> str:
-    return str((values.get(block_id, {}).get(ids.INPUT) or {}).get("value") or "").strip()
+    return str(_state(values, block_id).get("value") or "").strip()
 
 
 def _selected(values: dict[str, Any], block_id: str) -> str | None:
-    selected = (values.get(block_id, {}).get(ids.INPUT) or {}).get("selected_option") or {}
-    return selected.get("value")
+    return (_state(values, block_id).get("selected_option") or {}).get("value")
 
 
 def register(app: AsyncApp, router: CommandRouter, listeners: LinkingListeners) -> None:

@@ -181,13 +181,13 @@ def build_install_modal(redirect_uri: str, *, initial_url: str | None = None,
         kinds.insert(0, option("Jira Cloud", "cloud"))
     kind_element: dict[str, Any] = {
         "type": "radio_buttons",
-        "action_id": ids.INPUT,
+        "action_id": ids.BLOCK_INSTALL_KIND,
         "options": kinds,
         "initial_option": kinds[-1],
     }
     url_element: dict[str, Any] = {
         "type": "plain_text_input",
-        "action_id": ids.INPUT,
+        "action_id": ids.BLOCK_INSTALL_URL,
         "placeholder": plain("https://jira.example.com/jira"),
         "max_length": 500,
     }
@@ -208,12 +208,12 @@ def build_install_modal(redirect_uri: str, *, initial_url: str | None = None,
         section(f"```{redirect_uri}```"),
         {"type": "input", "block_id": ids.BLOCK_INSTALL_CLIENT_ID, "label": plain("Client ID"),
          "optional": True,
-         "element": {"type": "plain_text_input", "action_id": ids.INPUT, "max_length": 255,
+         "element": {"type": "plain_text_input", "action_id": ids.BLOCK_INSTALL_CLIENT_ID, "max_length": 255,
                      "placeholder": plain("From the application link")}},
         {"type": "input", "block_id": ids.BLOCK_INSTALL_CLIENT_SECRET, "label": plain("Client secret"),
          "optional": True,
-         "element": {"type": "plain_text_input", "action_id": ids.INPUT, "max_length": 255,
-                     "placeholder": plain("From the application link")},
+         "element": {"type": "plain_text_input", "action_id": ids.BLOCK_INSTALL_CLIENT_SECRET,
+                     "max_length": 255, "placeholder": plain("From the application link")},
          "hint": plain("Stored encrypted. Not needed for Jira Cloud.")},
     ]
     return modal("Connect Jira", blocks, callback_id=ids.VIEW_ADMIN_INSTALL, submit="Continue",
