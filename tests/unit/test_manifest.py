@@ -1,0 +1,80 @@
+"""manifest.yml creates the whole app: validated against Slack's manifest schema."""
+
+from __future__ import annotations
+
+import json
+import yaml
+from jsonschema import Draft7Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+
+from bot.slack import ids
+from bot.slack.app import BOT_SCOPES
+from tests.specs import REPO_ROOT, require_spec
+
+MANIFEST = REPO_ROOT / "manifest.yml"
+
+
+def _manifest() -> dict:
+    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+
+
+def _referenced_uris(node: object) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("http"):
+            found.add(ref.split("#")[0])
+        for value in node.values():
+            found |= _referenced_uris(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _referenced_uris(value)
+    return found
+
+
+def _validator() -> Draft7Validator:
+    """The top schema refers to the versioned schemas by public URL: map each to its local file."""
+    top_path = require_spec("slack-manifest.schema.json")
+    top = json.loads(top_path.read_text())
+    local = {p.name: p for p in (top_path.parent / "slack-manifest-schemas").glob("*.json")}
+    registry: Registry = Registry()
+    for uri in _referenced_uris(top):
+        name = uri.rstrip("/").rsplit("/", 1)[-1]
+        assert name in local, f"{uri} has no local copy in {top_path.parent}"
+        registry = registry.with_resource(
+            uri, Resource.from_contents(json.loads(local[name].read_text()), default_specification=DRAFT7))
+    return Draft7Validator(top, registry=registry)
+
+
+def test_manifest_validates_against_the_slack_manifest_schema() -> None:
+    errors = sorted(_validator().iter_errors(_manifest()), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_a_broken_manifest_is_rejected_by_the_same_validation() -> None:
+    broken = _manifest()
+    broken["features"]["shortcuts"][0]["type"] = "sideways"
+    broken["oauth_config"]["scopes"]["bot"] = "commands"
+    assert list(_validator().iter_errors(broken))
+
+
+def test_manifest_matches_what_the_bot_listens_to() -> None:
+    manifest = _manifest()
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == ids.COMMAND
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert shortcut["type"] == "message" and shortcut["callback_id"] == ids.SHORTCUT_CREATE_ISSUE
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is False
+    assert set(settings["event_subscriptions"]["bot_events"]) >= {"app_home_opened", "app_uninstalled",
+                                                                   "tokens_revoked"}
+    urls = [command["url"], settings["event_subscriptions"]["request_url"],
+            settings["interactivity"]["request_url"], settings["interactivity"]["message_menu_options_url"]]
+    assert all(url == "https://jirabot.example.com/slack/events" for url in urls)
+    assert manifest["oauth_config"]["redirect_urls"] == ["https://jirabot.example.com/slack/oauth_redirect"]
+    # One placeholder host, and nothing else pointing anywhere.
+    text = MANIFEST.read_text()
+    hosts = {part.split("/")[2] for part in text.split() if part.startswith("https://")}
+    assert hosts == {"jirabot.example.com", "api.slack.com"}
