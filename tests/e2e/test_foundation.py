@@ -123,3 +123,40 @@ def test_keygen_prints_a_usable_key(tmp_path: Path) -> None:
     assert proc.returncode == 0
     key = proc.stdout.strip()
     assert Encryptor.from_string(key).decrypt(Encryptor.from_string(key).encrypt("x")) == "x"
+
+
+def test_an_unexpected_failure_is_logged_and_the_user_gets_plain_words(bot: BotHarness, driver: SlackDriver,
+                                                                      slack: SlackEmulator) -> None:
+    linking = bot.components.services["linking"]
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("internal detail 42")
+
+    linking.status = broken
+    result = driver.slash_command(USER, "status")
+    assert result.status_code == 200
+    posts = slack.wait_for(lambda: slack.responses(result.response_url))
+    assert "something went wrong on my side" in posts[-1].body["text"]
+    assert "internal detail" not in str(posts[-1].body)
+
+
+def test_check_reports_each_dependency(tmp_path: Path, slack: SlackEmulator, atlassian) -> None:
+    env = _env(tmp_path, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_BOT_TOKEN=slack.bot_token,
+               SLACK_API_URL=slack.api_url, ATLASSIAN_AUTH_URL=atlassian.base_url,
+               ATLASSIAN_API_URL=atlassian.base_url, ATLASSIAN_CLIENT_ID="id", ATLASSIAN_CLIENT_SECRET="s")
+    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=60)
+    ok = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=tmp_path, env=env, capture_output=True,
+                        text=True, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = ok.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["ok   settings", "ok   database", "ok   slack",
+                                                      "ok   atlassian auth", "ok   atlassian api"]
+    slack.revoke_token(slack.bot_token)
+    try:
+        failing = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, timeout=60)
+    finally:
+        slack.add_bot_token(slack.bot_token, slack.team_id)
+    assert failing.returncode == 1
+    assert "FAIL slack: auth.test failed: token_revoked" in failing.stdout

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import ids
 from bot.slack.commands import JiraCommand, parse_command
+from bot.slack.listeners.errors import guarded
 from bot.slack.views.help import build_help_message
 
 Handler = Callable[..., Awaitable[None]]
@@ -42,4 +43,4 @@ async def handle_help(ack: AsyncAck, command: JiraCommand, **_: Any) -> None:
 def register(app: AsyncApp, router: CommandRouter) -> None:
     router.add("help", handle_help)
 
-    app.command(ids.COMMAND)(router.dispatch)
+    app.command(ids.COMMAND)(guarded(router.dispatch))

@@ -18,6 +18,7 @@ from bot.slack import ids
 from bot.slack.commands import JiraCommand
 from bot.slack.context import Actor, actor_of
 from bot.slack.listeners.commands import CommandRouter
+from bot.slack.listeners.errors import guarded
 from bot.slack.views import linking as views
 from bot.slack.views.blocks import option
 
@@ -299,11 +300,11 @@ def register(app: AsyncApp, router: CommandRouter, listeners: LinkingListeners) 
     router.add("admin uninstall", listeners.admin_uninstall)
 
     # Bolt passes listener arguments by name; bound methods work as listeners.
-    app.action(ids.ACTION_CONNECT_LINK)(listeners.on_link_button)
-    app.action(ids.ACTION_CONNECT_START)(listeners.on_connect_start)
-    app.action(ids.ACTION_DISCONNECT)(listeners.on_disconnect)
-    app.action(ids.ACTION_UNINSTALL)(listeners.on_uninstall)
-    app.action(ids.ACTION_DEFAULT_PROJECT)(listeners.on_default_project)
-    app.options(ids.ACTION_DEFAULT_PROJECT)(listeners.on_default_project_options)
-    app.view(ids.VIEW_ADMIN_INSTALL)(listeners.on_install_submit)
-    app.event("app_home_opened")(listeners.on_home_opened)
+    app.action(ids.ACTION_CONNECT_LINK)(guarded(listeners.on_link_button))
+    app.action(ids.ACTION_CONNECT_START)(guarded(listeners.on_connect_start))
+    app.action(ids.ACTION_DISCONNECT)(guarded(listeners.on_disconnect))
+    app.action(ids.ACTION_UNINSTALL)(guarded(listeners.on_uninstall))
+    app.action(ids.ACTION_DEFAULT_PROJECT)(guarded(listeners.on_default_project))
+    app.options(ids.ACTION_DEFAULT_PROJECT)(guarded(listeners.on_default_project_options))
+    app.view(ids.VIEW_ADMIN_INSTALL)(guarded(listeners.on_install_submit))
+    app.event("app_home_opened")(guarded(listeners.on_home_opened))

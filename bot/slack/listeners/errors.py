@@ -1,0 +1,80 @@
+"""One error handler: typed failures become friendly words; anything else is logged, never shown."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.jira.errors import JiraError, JiraUnavailable, ReconnectRequired
+from bot.services.linking import NotInstalled
+from bot.slack.views.linking import NOT_INSTALLED
+
+log = logging.getLogger(__name__)
+
+SOMETHING_WENT_WRONG = (
+    "Sorry, something went wrong on my side and I couldn't finish that. Please try again; if it keeps "
+    "happening, tell whoever runs this Jira app."
+)
+RECONNECT = "Your Jira link needs a reconnect: run `/jira connect` to link your account again."
+JIRA_UNREACHABLE = "I couldn't reach Jira just now. Please try again in a moment."
+
+
+def message_for(error: Exception) -> str:
+    if isinstance(error, ReconnectRequired):
+        return RECONNECT
+    if isinstance(error, NotInstalled):
+        return NOT_INSTALLED
+    if isinstance(error, JiraUnavailable):
+        return JIRA_UNREACHABLE
+    return SOMETHING_WENT_WRONG
+
+
+async def report_failure(error: Exception, body: dict[str, Any], respond: Any) -> None:
+    """Logs a listener's failure by kind and, where Slack gave a response URL, tells the user."""
+    kind = body.get("type") or ("slash_command" if body.get("command") else "unknown")
+    extra = {"request_type": kind, "error_type": type(error).__name__,
+             "team_id": (body.get("team") or {}).get("id") or body.get("team_id")}
+    if isinstance(error, (JiraError, NotInstalled)):
+        log.warning("slack.listener.jira_error", extra=extra)
+    elif isinstance(error, SlackApiError):
+        log.warning("slack.listener.slack_api_error", extra={**extra, "slack_error": error.response.get("error")})
+    else:
+        log.error("slack.listener.failed", exc_info=error, extra=extra)
+    if respond is not None and body.get("response_url"):
+        try:
+            await respond(text=message_for(error), response_type="ephemeral", replace_original=False)
+        except Exception:
+            log.warning("slack.listener.error_reply_failed", extra=extra)
+
+
+def guarded(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Wraps a listener so that a failure after its ack is reported here.
+
+    Bolt's own error path, once a listener has acked (or an event was acked for it) and then fails,
+    can clear the ack before the response goes out; failures after the ack therefore never reach it. Bolt injects arguments by
+    name, and `functools.wraps` keeps the listener's signature visible to it.
+    """
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception as error:
+            ack = kwargs.get("ack")
+            if ack is not None and getattr(ack, "response", None) is None:
+                raise  # not acked yet: Bolt's error path answers Slack
+            await report_failure(error, kwargs.get("body") or {}, kwargs.get("respond"))
+
+    return run
+
+
+def register(app: AsyncApp) -> None:
+    async def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+        await report_failure(error, body, respond)
+
+    app.error(handle_error)
