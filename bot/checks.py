@@ -20,8 +20,18 @@ async def run_checks(settings: Settings) -> int:
     engine = create_engine(async_database_url(settings.database_url, DEFAULT_SQLITE_PATH))
     try:
         current = await is_up_to_date(engine)
-        results.append((True, "database", "reachable, schema at " + (
-            f"revision {head_revision()}" if current else "an older revision (run `jirabot db upgrade`)")))
+        results.append(
+            (
+                True,
+                "database",
+                "reachable, schema at "
+                + (
+                    f"revision {head_revision()}"
+                    if current
+                    else "an older revision (run `jirabot db upgrade`)"
+                ),
+            )
+        )
     except Exception as exc:  # any driver error means the database is not usable
         results.append((False, "database", f"unreachable ({type(exc).__name__})"))
     finally:
@@ -35,23 +45,39 @@ async def run_checks(settings: Settings) -> int:
         except SlackApiError as exc:
             results.append((False, "slack", f"auth.test failed: {exc.response.get('error')}"))
         except Exception as exc:
-            results.append((False, "slack", f"unreachable at {settings.slack_api_url} ({type(exc).__name__})"))
+            results.append(
+                (False, "slack", f"unreachable at {settings.slack_api_url} ({type(exc).__name__})")
+            )
     else:
         results.append((True, "slack", "multi-workspace mode: tokens come from installations"))
 
     async with httpx.AsyncClient(timeout=10) as http:
-        for name, url in (("atlassian auth", f"{settings.atlassian_auth_url}/authorize"),
-                          ("atlassian api", f"{settings.atlassian_api_url}/oauth/token/accessible-resources")):
+        for name, url in (
+            ("atlassian auth", f"{settings.atlassian_auth_url}/authorize"),
+            ("atlassian api", f"{settings.atlassian_api_url}/oauth/token/accessible-resources"),
+        ):
             try:
                 response = await http.get(url)
                 ok = response.status_code < 500
-                results.append((ok, name, f"reachable (HTTP {response.status_code})" if ok
-                                else f"answered HTTP {response.status_code}"))
+                results.append(
+                    (
+                        ok,
+                        name,
+                        f"reachable (HTTP {response.status_code})"
+                        if ok
+                        else f"answered HTTP {response.status_code}",
+                    )
+                )
             except httpx.HTTPError as exc:
                 results.append((False, name, f"unreachable at {url} ({type(exc).__name__})"))
     if not settings.atlassian_client_id or settings.atlassian_client_secret is None:
-        results.append((True, "atlassian app", "ATLASSIAN_CLIENT_ID/SECRET not set: Jira Cloud installs "
-                        "are off, Data Center only"))
+        results.append(
+            (
+                True,
+                "atlassian app",
+                "ATLASSIAN_CLIENT_ID/SECRET not set: Jira Cloud installs are off, Data Center only",
+            )
+        )
     for ok, name, detail in results:
         print(_line(ok, name, detail))
     return 0 if all(ok for ok, _, _ in results) else 1

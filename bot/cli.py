@@ -24,8 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="apply migrations, start the scheduler, serve HTTP")
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 3000)")
-    serve.add_argument("--socket-mode", action="store_true",
-                       help="take Slack traffic over Socket Mode (needs SLACK_APP_TOKEN)")
+    serve.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="take Slack traffic over Socket Mode (needs SLACK_APP_TOKEN)",
+    )
     sub.add_parser("check", help="check settings, database, Slack and Jira reachability")
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
@@ -89,8 +92,15 @@ def serve(settings: Settings, *, host: str, port: int | None, socket_mode: bool)
     port = port or int(os.environ.get("PORT") or settings.port)
     components = build_components(settings)
     app = create_asgi_app(components, socket_mode=socket_mode)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=True,
-                            timeout_graceful_shutdown=20, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     # uvicorn stops gracefully on SIGTERM (no new connections, in-flight requests finished, lifespan
     # shutdown stopping the scheduler), then re-raises the signal; this handler makes that a clean exit.

@@ -95,8 +95,16 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # Third-party request logs can carry payloads: keep them at warning unless debugging.
     if level.lower() != "debug":
-        for noisy in ("slack_bolt", "slack_sdk", "httpx", "httpcore", "apscheduler", "aiosqlite",
-                      "alembic", "uvicorn.access"):
+        for noisy in (
+            "slack_bolt",
+            "slack_sdk",
+            "httpx",
+            "httpcore",
+            "apscheduler",
+            "aiosqlite",
+            "alembic",
+            "uvicorn.access",
+        ):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []

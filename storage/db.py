@@ -46,9 +46,7 @@ def create_engine(async_url: str, **kwargs: Any) -> AsyncEngine:
         path = sqlite_file_path(async_url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            async_url, connect_args={"timeout": 30}, **kwargs
-        )
+        engine = create_async_engine(async_url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -59,9 +59,7 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
             after = await connection.run_sync(_current_revision)
         finally:
             if postgres:
-                await connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                )
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 await connection.commit()
     if before != after:
         log.info("storage.migrated", extra={"from_revision": before, "to_revision": after})

@@ -55,8 +55,15 @@ class BotHarness:
         self.url = f"http://127.0.0.1:{port}"
 
     @classmethod
-    def start(cls, *, database_url: str, slack_api_url: str, atlassian_url: str | None,
-              clock: OffsetClock | None = None, **overrides: Any) -> BotHarness:
+    def start(
+        cls,
+        *,
+        database_url: str,
+        slack_api_url: str,
+        atlassian_url: str | None,
+        clock: OffsetClock | None = None,
+        **overrides: Any,
+    ) -> BotHarness:
         port = free_port()
         values: dict[str, Any] = {
             "slack_signing_secret": SIGNING_SECRET,

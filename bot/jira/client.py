@@ -81,8 +81,16 @@ class CreatedIssue:
 
 
 class JiraClient:
-    def __init__(self, http: httpx.AsyncClient, *, api_base: str, cloud: bool, auth: httpx.Auth,
-                 policy: RetryPolicy | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_base: str,
+        cloud: bool,
+        auth: httpx.Auth,
+        policy: RetryPolicy | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self._http = http
         self._base = api_base.rstrip("/")
         self.cloud = cloud
@@ -98,9 +106,14 @@ class JiraClient:
 
     async def _get(self, path: str, **params: Any) -> Any:
         response = await send(
-            self._http, "GET", f"{self._base}/{path}", policy=self._policy, auth=self._auth,
+            self._http,
+            "GET",
+            f"{self._base}/{path}",
+            policy=self._policy,
+            auth=self._auth,
             params={k: v for k, v in params.items() if v is not None},
-            headers={"Accept": "application/json"}, timeout=self._timeout,
+            headers={"Accept": "application/json"},
+            timeout=self._timeout,
         )
         return response.json()
 
@@ -116,18 +129,25 @@ class JiraClient:
     async def creatable_projects(self, query: str = "", limit: int = 50) -> list[Project]:
         """Projects the user may create issues in, matching `query` (key or name)."""
         if self.cloud:
-            data = await self._get("project/search", action="create", query=query or None,
-                                   maxResults=limit, orderBy="name")
+            data = await self._get(
+                "project/search", action="create", query=query or None, maxResults=limit, orderBy="name"
+            )
             values = data.get("values", [])
         else:
             values = await self._get("project")
             needle = query.strip().lower()
             if needle:
-                values = [p for p in values
-                          if needle in str(p.get("key", "")).lower() or needle in str(p.get("name", "")).lower()]
+                values = [
+                    p
+                    for p in values
+                    if needle in str(p.get("key", "")).lower() or needle in str(p.get("name", "")).lower()
+                ]
             values = values[:limit]
-        return [Project(id=str(p["id"]), key=str(p["key"]), name=str(p.get("name") or p["key"]))
-                for p in values if isinstance(p, dict) and p.get("key")]
+        return [
+            Project(id=str(p["id"]), key=str(p["key"]), name=str(p.get("name") or p["key"]))
+            for p in values
+            if isinstance(p, dict) and p.get("key")
+        ]
 
     async def project(self, key: str) -> Project:
         data = await self._get(f"project/{key}")
@@ -135,12 +155,15 @@ class JiraClient:
 
     async def issue_types(self, project_key: str) -> list[IssueType]:
         items = await self._paged(f"issue/createmeta/{project_key}/issuetypes", ("issueTypes", "values"))
-        return [IssueType(id=str(t["id"]), name=str(t.get("name") or t["id"]), subtask=bool(t.get("subtask")))
-                for t in items]
+        return [
+            IssueType(id=str(t["id"]), name=str(t.get("name") or t["id"]), subtask=bool(t.get("subtask")))
+            for t in items
+        ]
 
     async def fields(self, project_key: str, issue_type_id: str) -> list[FieldMeta]:
-        items = await self._paged(f"issue/createmeta/{project_key}/issuetypes/{issue_type_id}",
-                                  ("fields", "values"))
+        items = await self._paged(
+            f"issue/createmeta/{project_key}/issuetypes/{issue_type_id}", ("fields", "values")
+        )
         return [
             FieldMeta(
                 field_id=str(f.get("fieldId") or f.get("key")),
@@ -173,17 +196,30 @@ class JiraClient:
 
     async def create_issue(self, fields: dict[str, Any]) -> CreatedIssue:
         response = await send(
-            self._http, "POST", f"{self._base}/issue", policy=self._policy, auth=self._auth,
-            idempotent=False, json={"fields": fields}, headers={"Accept": "application/json"},
+            self._http,
+            "POST",
+            f"{self._base}/issue",
+            policy=self._policy,
+            auth=self._auth,
+            idempotent=False,
+            json={"fields": fields},
+            headers={"Accept": "application/json"},
             timeout=self._timeout,
         )
         data = response.json()
         return CreatedIssue(id=str(data["id"]), key=str(data["key"]))
 
     async def search_users(self, query: str, limit: int = 20) -> list[JiraUser]:
-        params = {"query": query, "maxResults": limit} if self.cloud else {"username": query,
-                                                                           "maxResults": limit}
+        params = (
+            {"query": query, "maxResults": limit} if self.cloud else {"username": query, "maxResults": limit}
+        )
         data = await self._get("user/search", **params)
-        return [JiraUser(account_id=str(u.get("accountId") or u.get("name")),
-                         display_name=u.get("displayName"), email=u.get("emailAddress"))
-                for u in data if isinstance(u, dict)]
+        return [
+            JiraUser(
+                account_id=str(u.get("accountId") or u.get("name")),
+                display_name=u.get("displayName"),
+                email=u.get("emailAddress"),
+            )
+            for u in data
+            if isinstance(u, dict)
+        ]

@@ -85,8 +85,15 @@ class JiraServerError(JiraHTTPError):
 
 
 class OAuthError(JiraError):
-    def __init__(self, message: str, *, error: str | None = None, status: int | None = None,
-                 method: str | None = None, url: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
         super().__init__(message, method=method, url=url)
         self.error = error
         self.status = status

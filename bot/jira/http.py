@@ -85,8 +85,13 @@ def error_for_response(response: httpx.Response) -> JiraHTTPError:
 class RetryPolicy:
     """How often and how long to retry; small enough to pass around, easy to replace in tests."""
 
-    def __init__(self, max_attempts: int = 4, max_delay: float = 30.0, backoff: float = 0.5,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        max_attempts: int = 4,
+        max_delay: float = 30.0,
+        backoff: float = 0.5,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.max_attempts = max_attempts
         self.max_delay = max_delay
         self.backoff = backoff
@@ -124,8 +129,9 @@ async def send(
             continue
         except httpx.TimeoutException as exc:
             if last_attempt or not safe_to_resend:
-                raise JiraUnavailable(f"{_where(url)} did not answer in time", method=method,
-                                      url=url) from exc
+                raise JiraUnavailable(
+                    f"{_where(url)} did not answer in time", method=method, url=url
+                ) from exc
             await policy.sleep(policy.delay(attempt, None))
             continue
         except httpx.HTTPError as exc:
@@ -141,8 +147,13 @@ async def send(
         delay = policy.delay(attempt, getattr(error, "retry_after", None))
         log.info(
             "jira.http.retry",
-            extra={"method": method, "host": _where(url), "status": response.status_code,
-                   "delay": round(delay, 2), "attempt": attempt},
+            extra={
+                "method": method,
+                "host": _where(url),
+                "status": response.status_code,
+                "delay": round(delay, 2),
+                "attempt": attempt,
+            },
         )
         await policy.sleep(delay)
 

@@ -62,10 +62,16 @@ async def _token_request(http: httpx.AsyncClient, url: str, policy: RetryPolicy,
         body = exc.body if isinstance(exc.body, dict) else {}
         error = str(body.get("error") or "")
         if error == "invalid_grant":
-            raise OAuthInvalidGrant("the authorization is no longer valid", error=error,
-                                    status=exc.status, method="POST", url=url) from None
-        raise OAuthError(f"the token endpoint refused the request ({error or exc.status})",
-                         error=error or None, status=exc.status, method="POST", url=url) from None
+            raise OAuthInvalidGrant(
+                "the authorization is no longer valid", error=error, status=exc.status, method="POST", url=url
+            ) from None
+        raise OAuthError(
+            f"the token endpoint refused the request ({error or exc.status})",
+            error=error or None,
+            status=exc.status,
+            method="POST",
+            url=url,
+        ) from None
     try:
         return response.json()
     except ValueError:
@@ -75,8 +81,17 @@ async def _token_request(http: httpx.AsyncClient, url: str, policy: RetryPolicy,
 class CloudOAuth:
     """Atlassian OAuth 2.0 (3LO): authorize and token at ATLASSIAN_AUTH_URL, resources at the API."""
 
-    def __init__(self, http: httpx.AsyncClient, *, auth_url: str, api_url: str, client_id: str,
-                 client_secret: str, redirect_uri: str, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        auth_url: str,
+        api_url: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self._http = http
         self._auth_url = auth_url.rstrip("/")
         self._api_url = api_url.rstrip("/")
@@ -99,7 +114,9 @@ class CloudOAuth:
 
     async def exchange_code(self, code: str, now: datetime) -> TokenSet:
         payload = await _token_request(
-            self._http, f"{self._auth_url}/oauth/token", self._policy,
+            self._http,
+            f"{self._auth_url}/oauth/token",
+            self._policy,
             json={
                 "grant_type": "authorization_code",
                 "client_id": self._client_id,
@@ -112,7 +129,9 @@ class CloudOAuth:
 
     async def refresh(self, refresh_token: str, now: datetime) -> TokenSet:
         payload = await _token_request(
-            self._http, f"{self._auth_url}/oauth/token", self._policy,
+            self._http,
+            f"{self._auth_url}/oauth/token",
+            self._policy,
             json={
                 "grant_type": "refresh_token",
                 "client_id": self._client_id,
@@ -124,24 +143,39 @@ class CloudOAuth:
 
     async def accessible_resources(self, access_token: str) -> list[AccessibleResource]:
         response = await send(
-            self._http, "GET", f"{self._api_url}/oauth/token/accessible-resources", policy=self._policy,
+            self._http,
+            "GET",
+            f"{self._api_url}/oauth/token/accessible-resources",
+            policy=self._policy,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
         resources = []
         for item in response.json() or []:
             if isinstance(item, dict) and item.get("id") and item.get("url"):
-                resources.append(AccessibleResource(
-                    cloud_id=str(item["id"]), name=str(item.get("name") or ""), url=str(item["url"]),
-                    scopes=tuple(item.get("scopes") or ()),
-                ))
+                resources.append(
+                    AccessibleResource(
+                        cloud_id=str(item["id"]),
+                        name=str(item.get("name") or ""),
+                        url=str(item["url"]),
+                        scopes=tuple(item.get("scopes") or ()),
+                    )
+                )
         return resources
 
 
 class DataCenterOAuth:
     """Jira Data Center's OAuth 2.0 provider (incoming application link), with PKCE S256."""
 
-    def __init__(self, http: httpx.AsyncClient, *, base_url: str, client_id: str, client_secret: str,
-                 redirect_uri: str, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._client_id = client_id
@@ -167,7 +201,9 @@ class DataCenterOAuth:
 
     async def exchange_code(self, code: str, verifier: str, now: datetime) -> TokenSet:
         payload = await _token_request(
-            self._http, self._token_url, self._policy,
+            self._http,
+            self._token_url,
+            self._policy,
             data={
                 "grant_type": "authorization_code",
                 "client_id": self._client_id,
@@ -181,7 +217,9 @@ class DataCenterOAuth:
 
     async def refresh(self, refresh_token: str, now: datetime) -> TokenSet:
         payload = await _token_request(
-            self._http, self._token_url, self._policy,
+            self._http,
+            self._token_url,
+            self._policy,
             data={
                 "grant_type": "refresh_token",
                 "client_id": self._client_id,

@@ -69,14 +69,18 @@ def parse_site_url(text: str) -> SiteInput:
     host = (parts.hostname or "").lower()
     if scheme not in ("http", "https"):
         raise SiteUrlError(f"`{words[0][:80]}` is not a web address. For example: {CLOUD_EXAMPLE}")
-    if not host or not re.fullmatch(r"[a-z0-9.-]+|\[[0-9a-f:]+\]", host) or (
-        "." not in host and host != "localhost" and not host.startswith("[")
+    if (
+        not host
+        or not re.fullmatch(r"[a-z0-9.-]+|\[[0-9a-f:]+\]", host)
+        or ("." not in host and host != "localhost" and not host.startswith("["))
     ):
         raise SiteUrlError(f"`{words[0][:80]}` is not a valid URL. For example: {CLOUD_EXAMPLE}")
     try:
         port = parts.port
     except ValueError:
-        raise SiteUrlError(f"`{words[0][:80]}` has an invalid port. For example: {DATACENTER_EXAMPLE}") from None
+        raise SiteUrlError(
+            f"`{words[0][:80]}` has an invalid port. For example: {DATACENTER_EXAMPLE}"
+        ) from None
     notes: list[str] = []
     if is_cloud_host(host):
         url = f"https://{host}"

@@ -20,8 +20,10 @@ class AdminPolicy:
         try:
             response = await client.users_info(user=slack_user_id)
         except SlackApiError as exc:
-            log.warning("slack.users_info_failed",
-                        extra={"slack_user_id": slack_user_id, "error": exc.response.get("error")})
+            log.warning(
+                "slack.users_info_failed",
+                extra={"slack_user_id": slack_user_id, "error": exc.response.get("error")},
+            )
             return False
         user = response.get("user") or {}
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))

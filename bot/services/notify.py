@@ -24,8 +24,14 @@ class Notifier:
         self._linking = linking
         self._admins = admins
 
-    async def dm(self, team_id: str, slack_user_id: str, text: str,
-                 blocks: list[dict[str, Any]] | None = None, enterprise_id: str | None = None) -> bool:
+    async def dm(
+        self,
+        team_id: str,
+        slack_user_id: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        enterprise_id: str | None = None,
+    ) -> bool:
         client = await self._gateway.client_for(team_id, enterprise_id)
         if client is None:
             log.warning("slack.no_client_for_team", extra={"team_id": team_id})
@@ -34,8 +40,14 @@ class Notifier:
             await client.chat_postMessage(channel=slack_user_id, text=text, blocks=blocks)
             return True
         except SlackApiError as exc:
-            log.warning("slack.dm_failed", extra={"team_id": team_id, "slack_user_id": slack_user_id,
-                                                  "error": exc.response.get("error")})
+            log.warning(
+                "slack.dm_failed",
+                extra={
+                    "team_id": team_id,
+                    "slack_user_id": slack_user_id,
+                    "error": exc.response.get("error"),
+                },
+            )
             return False
 
     async def publish_home(self, client: AsyncWebClient, team_id: str, slack_user_id: str) -> None:
@@ -46,8 +58,9 @@ class Notifier:
         try:
             await client.views_publish(user_id=slack_user_id, view=build_home_view(status, admin))
         except SlackApiError as exc:
-            log.warning("slack.home_publish_failed", extra={"team_id": team_id,
-                                                            "error": exc.response.get("error")})
+            log.warning(
+                "slack.home_publish_failed", extra={"team_id": team_id, "error": exc.response.get("error")}
+            )
 
     async def refresh_home(self, team_id: str, slack_user_id: str, enterprise_id: str | None = None) -> None:
         client = await self._gateway.client_for(team_id, enterprise_id)
@@ -56,6 +69,7 @@ class Notifier:
 
     async def reconnect_needed(self, tenant: TenantRecord, account: AccountRecord) -> None:
         message = build_reconnect_dm(tenant.site_host)
-        await self.dm(tenant.team_id, account.slack_user_id, message["text"], message["blocks"],
-                      tenant.enterprise_id)
+        await self.dm(
+            tenant.team_id, account.slack_user_id, message["text"], message["blocks"], tenant.enterprise_id
+        )
         await self.refresh_home(tenant.team_id, account.slack_user_id, tenant.enterprise_id)

@@ -41,7 +41,10 @@ class OAuthApps:
 
     def datacenter(self, base_url: str, client_id: str, client_secret: str) -> DataCenterOAuth:
         return DataCenterOAuth(
-            self._http, base_url=base_url, client_id=client_id, client_secret=client_secret,
+            self._http,
+            base_url=base_url,
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=self.redirect_uri,
         )
 

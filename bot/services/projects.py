@@ -21,8 +21,9 @@ class ProjectDirectory:
         self._storage = storage
         self._tokens = tokens
 
-    async def search(self, team_id: str, slack_user_id: str, query: str,
-                     deadline: float = OPTIONS_DEADLINE) -> list[Project]:
+    async def search(
+        self, team_id: str, slack_user_id: str, query: str, deadline: float = OPTIONS_DEADLINE
+    ) -> list[Project]:
         """Projects the user may create issues in; empty when not linked, or when Jira is too slow."""
         tenant = await self._storage.tenants.get(team_id)
         account = await self._storage.accounts.get(team_id, slack_user_id)

@@ -31,8 +31,9 @@ BrokenLinkHandler = Callable[[TenantRecord, AccountRecord], Awaitable[None]]
 
 
 class TokenService:
-    def __init__(self, settings: Settings, storage: Storage, apps: OAuthApps, http: httpx.AsyncClient,
-                 clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, storage: Storage, apps: OAuthApps, http: httpx.AsyncClient, clock: Clock
+    ) -> None:
         self._settings = settings
         self._storage = storage
         self._apps = apps
@@ -44,8 +45,14 @@ class TokenService:
         """Called once a link becomes "needs reconnect" (to tell the user)."""
         self._on_broken.append(handler)
 
-    async def refresh(self, tenant: TenantRecord, account: AccountRecord, *,
-                      margin: timedelta = REFRESH_MARGIN, force: bool = False) -> AccountRecord:
+    async def refresh(
+        self,
+        tenant: TenantRecord,
+        account: AccountRecord,
+        *,
+        margin: timedelta = REFRESH_MARGIN,
+        force: bool = False,
+    ) -> AccountRecord:
         """Refreshes the account's tokens unless they are still fresh; raises ReconnectRequired."""
         if account.needs_reconnect:
             raise ReconnectRequired("the Jira link needs a reconnect")
@@ -64,8 +71,10 @@ class TokenService:
             try:
                 return await self._apps.for_tenant(tenant).refresh(current.refresh_token, now)
             except OAuthInvalidGrant:
-                log.warning("jira.oauth.refresh_invalid_grant",
-                            extra={"team_id": tenant.team_id, "slack_user_id": current.slack_user_id})
+                log.warning(
+                    "jira.oauth.refresh_invalid_grant",
+                    extra={"team_id": tenant.team_id, "slack_user_id": current.slack_user_id},
+                )
                 return None
 
         updated = await self._storage.accounts.refresh_serialised(
@@ -77,14 +86,18 @@ class TokenService:
             await self._broken(tenant, updated)
             raise ReconnectRequired("the Jira authorization was revoked or expired")
         if updated.access_token != stale_token:
-            log.info("jira.oauth.refreshed", extra={"team_id": tenant.team_id,
-                                                    "slack_user_id": updated.slack_user_id})
+            log.info(
+                "jira.oauth.refreshed",
+                extra={"team_id": tenant.team_id, "slack_user_id": updated.slack_user_id},
+            )
         return updated
 
     async def mark_broken(self, tenant: TenantRecord, account: AccountRecord) -> None:
         if await self._storage.accounts.mark_needs_reconnect(account.id, self._clock.now()):
-            log.warning("jira.link.needs_reconnect",
-                        extra={"team_id": tenant.team_id, "slack_user_id": account.slack_user_id})
+            log.warning(
+                "jira.link.needs_reconnect",
+                extra={"team_id": tenant.team_id, "slack_user_id": account.slack_user_id},
+            )
         fresh = await self._storage.accounts.get_by_id(account.id)
         if fresh is not None:
             await self._broken(tenant, fresh)
@@ -114,8 +127,12 @@ class TokenService:
 
         return JiraClient(
             self._http,
-            api_base=JiraClient.api_base_for(cloud=tenant.is_cloud, api_url=self._settings.atlassian_api_url,
-                                             cloud_id=tenant.cloud_id, site_url=tenant.site_url),
+            api_base=JiraClient.api_base_for(
+                cloud=tenant.is_cloud,
+                api_url=self._settings.atlassian_api_url,
+                cloud_id=tenant.cloud_id,
+                site_url=tenant.site_url,
+            ),
             cloud=tenant.is_cloud,
             auth=TokenAuth(token, refreshed),
             timeout=self._settings.jirabot_http_timeout,

@@ -107,13 +107,16 @@ class SlackGateway:
             else None
         )
 
-    async def client_for(self, team_id: str | None, enterprise_id: str | None = None) -> AsyncWebClient | None:
+    async def client_for(
+        self, team_id: str | None, enterprise_id: str | None = None
+    ) -> AsyncWebClient | None:
         if self._single is not None:
             return self._single
         if self._store is None:
             return None
-        bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id,
-                                               is_enterprise_install=False)
+        bot = await self._store.async_find_bot(
+            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=False
+        )
         if bot is None or not bot.bot_token:
             return None
         return new_web_client(self._settings, bot.bot_token)

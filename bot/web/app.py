@@ -51,8 +51,10 @@ def create_asgi_app(components: Components, *, migrate: bool = True, socket_mode
         for start in components.startup:
             await start()
         socket_handler = await _start_socket_mode(components) if socket_mode else None
-        log.info("app.started", extra={"multi_workspace": components.settings.multi_workspace,
-                                       "socket_mode": socket_mode})
+        log.info(
+            "app.started",
+            extra={"multi_workspace": components.settings.multi_workspace, "socket_mode": socket_mode},
+        )
         try:
             yield
         finally:

@@ -21,14 +21,19 @@ def oauth_callback_route(linking: LinkingService, notifier: Notifier) -> Route:
     async def callback(request: Request) -> Response:
         params = request.query_params
         result = await linking.complete(
-            state=params.get("state"), code=params.get("code"), error=params.get("error"),
+            state=params.get("state"),
+            code=params.get("code"),
+            error=params.get("error"),
             error_description=params.get("error_description"),
         )
         log.info("jira.oauth.callback", extra={"status": result.status_code, "reason": result.reason})
         html = render_page(result.title, result.paragraphs, ok=result.ok)
-        return HTMLResponse(html, status_code=result.status_code,
-                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-                            background=BackgroundTask(_tell_slack, notifier, result))
+        return HTMLResponse(
+            html,
+            status_code=result.status_code,
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+            background=BackgroundTask(_tell_slack, notifier, result),
+        )
 
     return Route(CALLBACK_PATH, callback, methods=["GET"])
 
@@ -36,7 +41,8 @@ def oauth_callback_route(linking: LinkingService, notifier: Notifier) -> Route:
 async def _tell_slack(notifier: Notifier, result: CallbackResult) -> None:
     if not (result.team_id and result.slack_user_id and result.slack_text):
         return
-    await notifier.dm(result.team_id, result.slack_user_id, result.slack_text,
-                      enterprise_id=result.enterprise_id)
+    await notifier.dm(
+        result.team_id, result.slack_user_id, result.slack_text, enterprise_id=result.enterprise_id
+    )
     if result.linked:
         await notifier.refresh_home(result.team_id, result.slack_user_id, result.enterprise_id)

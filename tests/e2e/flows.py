@@ -52,8 +52,9 @@ def _slack_users(slack: SlackEmulator) -> None:
     slack.add_user(BOB, "bob", real_name="Bob Builder", email="bob@acme.test")
 
 
-def cloud_world(bot: BotHarness, slack: SlackEmulator, atlassian: AtlassianEmulator,
-                driver: SlackDriver) -> World:
+def cloud_world(
+    bot: BotHarness, slack: SlackEmulator, atlassian: AtlassianEmulator, driver: SlackDriver
+) -> World:
     _slack_users(slack)
     atlassian.add_cloud_app(CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, [bot.redirect_uri])
     site = atlassian.add_cloud_site("acme")
@@ -66,8 +67,9 @@ def cloud_world(bot: BotHarness, slack: SlackEmulator, atlassian: AtlassianEmula
     return World(bot, slack, atlassian, driver, cloud=True, site=site)
 
 
-def datacenter_world(bot: BotHarness, slack: SlackEmulator, atlassian: AtlassianEmulator,
-                     driver: SlackDriver) -> World:
+def datacenter_world(
+    bot: BotHarness, slack: SlackEmulator, atlassian: AtlassianEmulator, driver: SlackDriver
+) -> World:
     _slack_users(slack)
     dc = atlassian.add_datacenter(DC_CONTEXT)
     atlassian.add_dc_app(DC_CONTEXT, DC_CLIENT_ID, DC_CLIENT_SECRET, bot.redirect_uri)
@@ -79,6 +81,7 @@ def datacenter_world(bot: BotHarness, slack: SlackEmulator, atlassian: Atlassian
 
 
 # Reading what the bot said ----------------------------------------------------------------------
+
 
 def responses_to(world: World, result: SlackResult, timeout: float = 5.0) -> list[dict[str, Any]]:
     """What the bot posted to the command's response_url (it answers after acking)."""
@@ -92,6 +95,7 @@ def last_response(world: World, result: SlackResult) -> dict[str, Any]:
 
 def last_ephemeral(world: World, user: str, containing: str = "") -> dict[str, Any]:
     """The newest ephemeral message `user` sees (with its channel and ts, so it can be clicked)."""
+
     def newest() -> dict[str, Any] | None:
         found = [e for e in world.slack.ephemerals if e.get("user") == user and containing in e["text"]]
         return found[-1] if found else None
@@ -103,8 +107,12 @@ def click(world: World, user: str, message: dict[str, Any], action_id: str) -> d
     """Clicks a button of an ephemeral message (confirming its dialog); returns the message after."""
     world.driver.click_button(user, {"action_id": action_id}, message=message)
     return world.slack.wait_for(
-        lambda: (m := world.slack.ephemeral(message["channel"], message["ts"])) and m["text"] != message["text"]
-        and m)
+        lambda: (
+            (m := world.slack.ephemeral(message["channel"], message["ts"]))
+            and m["text"] != message["text"]
+            and m
+        )
+    )
 
 
 def find_elements(blocks: list[dict[str, Any]], action_id: str) -> list[dict[str, Any]]:
@@ -134,8 +142,10 @@ def authorize(url: str, account_id: str | None) -> httpx.Response:
 
 # Flows ------------------------------------------------------------------------------------------
 
-def install_cloud(world: World, admin: str = ADMIN, account: str = ADMIN_ACCOUNT,
-                  site_url: str = CLOUD_SITE_URL) -> httpx.Response:
+
+def install_cloud(
+    world: World, admin: str = ADMIN, account: str = ADMIN_ACCOUNT, site_url: str = CLOUD_SITE_URL
+) -> httpx.Response:
     result = world.driver.slash_command(admin, f"admin install {site_url}")
     assert result.status_code == 200
     return authorize(button_url(last_response(world, result)), account)
@@ -150,12 +160,16 @@ def open_install_modal(world: World, admin: str = ADMIN, text: str = "admin inst
 
 def install_datacenter(world: World, admin: str = ADMIN, account: str = ADMIN_ACCOUNT) -> httpx.Response:
     modal = open_install_modal(world, admin)
-    submitted = world.driver.submit_view(admin, modal, {
-        "install_kind": "datacenter",
-        "install_url": world.site_url,
-        "install_client_id": DC_CLIENT_ID,
-        "install_client_secret": DC_CLIENT_SECRET,
-    })
+    submitted = world.driver.submit_view(
+        admin,
+        modal,
+        {
+            "install_kind": "datacenter",
+            "install_url": world.site_url,
+            "install_client_id": DC_CLIENT_ID,
+            "install_client_secret": DC_CLIENT_SECRET,
+        },
+    )
     assert submitted.response_action == "update", submitted.text
     view = submitted.json()["view"]
     return authorize(button_url(view), account)

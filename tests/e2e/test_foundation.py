@@ -47,9 +47,17 @@ def test_empty_text_is_help_and_unknown_subcommands_say_so(driver: SlackDriver) 
 
 
 def _help_body() -> bytes:
-    return urlencode({"command": "/jira", "text": "help", "team_id": "T0TEAM001", "user_id": USER,
-                      "channel_id": "C0GENERAL", "response_url": "http://127.0.0.1:9/x",
-                      "trigger_id": "1.2.3"}).encode()
+    return urlencode(
+        {
+            "command": "/jira",
+            "text": "help",
+            "team_id": "T0TEAM001",
+            "user_id": USER,
+            "channel_id": "C0GENERAL",
+            "response_url": "http://127.0.0.1:9/x",
+            "trigger_id": "1.2.3",
+        }
+    ).encode()
 
 
 def test_unsigned_wrongly_signed_and_stale_requests_get_401(driver: SlackDriver) -> None:
@@ -61,24 +69,44 @@ def test_unsigned_wrongly_signed_and_stale_requests_get_401(driver: SlackDriver)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "JIRABOT_", "ATLASSIAN_", "DATABASE_URL", "LOG_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "JIRABOT_", "ATLASSIAN_", "DATABASE_URL", "LOG_"))
+    }
     env.update(extra)
     return env
 
 
 def test_serve_without_signing_secret_exits_2_naming_it(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "SLACK_SIGNING_SECRET" in proc.stderr
 
 
 def test_malformed_settings_are_each_named(tmp_path: Path) -> None:
-    env = _env(tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="not-a-token", JIRABOT_ADMINS="bob",
-               JIRABOT_ENCRYPTION_KEY="short")
-    proc = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = _env(
+        tmp_path,
+        SLACK_SIGNING_SECRET="s",
+        SLACK_BOT_TOKEN="not-a-token",
+        JIRABOT_ADMINS="bob",
+        JIRABOT_ENCRYPTION_KEY="short",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert any(line.startswith("SLACK_BOT_TOKEN:") for line in lines)
@@ -89,10 +117,21 @@ def test_malformed_settings_are_each_named(tmp_path: Path) -> None:
 
 def test_jirabot_serve_starts_on_sqlite_by_default_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    env = _env(tmp_path, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_BOT_TOKEN="xoxb-1-2-3",
-               SLACK_API_URL="http://127.0.0.1:9/api/", LOG_FORMAT="json")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = _env(
+        tmp_path,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_BOT_TOKEN="xoxb-1-2-3",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        LOG_FORMAT="json",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -118,15 +157,22 @@ def test_jirabot_serve_starts_on_sqlite_by_default_and_stops_on_sigterm(tmp_path
 def test_keygen_prints_a_usable_key(tmp_path: Path) -> None:
     from storage.crypto import Encryptor
 
-    proc = subprocess.run([sys.executable, "-m", "bot", "keygen"], cwd=tmp_path, env=_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "keygen"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0
     key = proc.stdout.strip()
     assert Encryptor.from_string(key).decrypt(Encryptor.from_string(key).encrypt("x")) == "x"
 
 
-def test_an_unexpected_failure_is_logged_and_the_user_gets_plain_words(bot: BotHarness, driver: SlackDriver,
-                                                                      slack: SlackEmulator) -> None:
+def test_an_unexpected_failure_is_logged_and_the_user_gets_plain_words(
+    bot: BotHarness, driver: SlackDriver, slack: SlackEmulator
+) -> None:
     linking = bot.components.services["linking"]
 
     async def broken(*_: object, **__: object) -> None:
@@ -141,22 +187,66 @@ def test_an_unexpected_failure_is_logged_and_the_user_gets_plain_words(bot: BotH
 
 
 def test_check_reports_each_dependency(tmp_path: Path, slack: SlackEmulator, atlassian) -> None:
-    env = _env(tmp_path, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_BOT_TOKEN=slack.bot_token,
-               SLACK_API_URL=slack.api_url, ATLASSIAN_AUTH_URL=atlassian.base_url,
-               ATLASSIAN_API_URL=atlassian.base_url, ATLASSIAN_CLIENT_ID="id", ATLASSIAN_CLIENT_SECRET="s")
-    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env, check=True,
-                   capture_output=True, timeout=60)
-    ok = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=tmp_path, env=env, capture_output=True,
-                        text=True, timeout=60)
+    env = _env(
+        tmp_path,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_API_URL=slack.api_url,
+        ATLASSIAN_AUTH_URL=atlassian.base_url,
+        ATLASSIAN_API_URL=atlassian.base_url,
+        ATLASSIAN_CLIENT_ID="id",
+        ATLASSIAN_CLIENT_SECRET="s",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    ok = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     lines = ok.stdout.strip().splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ok   settings", "ok   database", "ok   slack",
-                                                      "ok   atlassian auth", "ok   atlassian api"]
+    assert [line.split(":")[0] for line in lines] == [
+        "ok   settings",
+        "ok   database",
+        "ok   slack",
+        "ok   atlassian auth",
+        "ok   atlassian api",
+    ]
     slack.revoke_token(slack.bot_token)
     try:
-        failing = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=tmp_path, env=env,
-                                 capture_output=True, text=True, timeout=60)
+        failing = subprocess.run(
+            [sys.executable, "-m", "bot", "check"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         slack.add_bot_token(slack.bot_token, slack.team_id)
     assert failing.returncode == 1
     assert "FAIL slack: auth.test failed: token_revoked" in failing.stdout
+
+
+def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
+    env = _env(tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--socket-mode"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("SLACK_APP_TOKEN:")

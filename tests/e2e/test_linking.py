@@ -21,13 +21,13 @@ from tests.e2e.flows import (
     World,
     authorize,
     button_url,
+    click,
     cloud_world,
     connect,
     datacenter_world,
     dms_to,
     find_elements,
     install,
-    click,
     install_cloud,
     last_ephemeral,
     last_response,
@@ -61,6 +61,7 @@ def audit_actions(world: World) -> list[str]:
 
 # Before the install -------------------------------------------------------------------------------
 
+
 def test_before_install_users_are_told_an_admin_must_install_and_nothing_is_stored(world: World) -> None:
     result = connect(world, ALICE)
     assert result.acked_in_time
@@ -87,8 +88,12 @@ def test_jirabot_admins_setting_grants_admin_rights(bot, slack, atlassian, drive
 
     world = cloud_world(bot, slack, atlassian, driver)
     bot.stop()
-    promoted = BotHarness.start(database_url=database_url, slack_api_url=slack.api_url,
-                                atlassian_url=atlassian.base_url, jirabot_admins=BOB)
+    promoted = BotHarness.start(
+        database_url=database_url,
+        slack_api_url=slack.api_url,
+        atlassian_url=atlassian.base_url,
+        jirabot_admins=BOB,
+    )
     try:
         from tests.emulators.slack_driver import SlackDriver
         from tests.harness import SIGNING_SECRET
@@ -102,6 +107,7 @@ def test_jirabot_admins_setting_grants_admin_rights(bot, slack, atlassian, drive
 
 
 # Installing ---------------------------------------------------------------------------------------
+
 
 def test_cloud_install_authorize_url_has_the_3lo_parameters(cloud: World) -> None:
     result = cloud.driver.slash_command(ADMIN, f"admin install {CLOUD_SITE_URL}")
@@ -140,8 +146,9 @@ def test_install_stores_the_site_and_links_the_admin_at_once(world: World) -> No
     assert "connected as *Ada Admin*" in status["text"]
 
 
-def test_datacenter_authorization_uses_pkce_s256_and_a_new_verifier_each_time(bot, slack, atlassian,
-                                                                                driver) -> None:
+def test_datacenter_authorization_uses_pkce_s256_and_a_new_verifier_each_time(
+    bot, slack, atlassian, driver
+) -> None:
     world = datacenter_world(bot, slack, atlassian, driver)
     install(world)
     challenges = set()
@@ -177,12 +184,17 @@ def test_reinstalling_the_same_site_refreshes_and_another_site_needs_uninstall(c
     assert not find_elements(message.get("blocks", []), "jira_connect_link")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("admin install not a url", "without other words"),
-    ("admin install ftp://acme.atlassian.net", "is not a web address"),
-    ("admin install https://acme.atlassian.net please", "without other words"),
-])
-def test_bad_install_input_gets_a_clear_answer_with_an_example(cloud: World, text: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("admin install not a url", "without other words"),
+        ("admin install ftp://acme.atlassian.net", "is not a web address"),
+        ("admin install https://acme.atlassian.net please", "without other words"),
+    ],
+)
+def test_bad_install_input_gets_a_clear_answer_with_an_example(
+    cloud: World, text: str, expected: str
+) -> None:
     message = last_response(cloud, cloud.driver.slash_command(ADMIN, text))
     assert expected in message["text"]
     assert "https://your-company.atlassian.net" in message["text"]
@@ -190,7 +202,8 @@ def test_bad_install_input_gets_a_clear_answer_with_an_example(cloud: World, tex
 
 def test_a_url_copied_with_a_path_is_reduced_to_its_site(cloud: World) -> None:
     result = cloud.driver.slash_command(
-        ADMIN, "admin install https://acme.atlassian.net/jira/software/projects/ENG/boards/1")
+        ADMIN, "admin install https://acme.atlassian.net/jira/software/projects/ENG/boards/1"
+    )
     message = last_response(cloud, result)
     assert "I used the site https://acme.atlassian.net" in json.dumps(message)
     page = authorize(button_url(message), ADMIN_ACCOUNT)
@@ -202,10 +215,16 @@ def test_install_modal_reports_invalid_input_on_the_fields(bot, slack, atlassian
     world = datacenter_world(bot, slack, atlassian, driver)
     modal = open_install_modal(world)
     assert bot.redirect_uri in json.dumps(modal)
-    result = world.driver.submit_view(ADMIN, modal, {
-        "install_kind": "datacenter", "install_url": "not a url", "install_client_id": "",
-        "install_client_secret": "",
-    })
+    result = world.driver.submit_view(
+        ADMIN,
+        modal,
+        {
+            "install_kind": "datacenter",
+            "install_url": "not a url",
+            "install_client_id": "",
+            "install_client_secret": "",
+        },
+    )
     assert result.response_action == "errors"
     errors = result.json()["errors"]
     assert set(errors) == {"install_url", "install_client_id", "install_client_secret"}
@@ -217,15 +236,22 @@ def test_http_datacenter_url_is_accepted_with_a_warning(bot, slack, atlassian, d
     assert world.site_url.startswith("http://")
     modal = open_install_modal(world, text=f"admin install {world.site_url}")
     assert world.site_url in json.dumps(modal)
-    result = world.driver.submit_view(ADMIN, modal, {
-        "install_kind": "datacenter", "install_url": world.site_url,
-        "install_client_id": DC_CLIENT_ID, "install_client_secret": "dc-client-secret-value-4567",
-    })
+    result = world.driver.submit_view(
+        ADMIN,
+        modal,
+        {
+            "install_kind": "datacenter",
+            "install_url": world.site_url,
+            "install_client_id": DC_CLIENT_ID,
+            "install_client_secret": "dc-client-secret-value-4567",
+        },
+    )
     assert result.response_action == "update"
     assert "uses http://" in json.dumps(result.json()["view"])
 
 
 # Linking ------------------------------------------------------------------------------------------
+
 
 def test_users_link_themselves_after_the_install(world: World) -> None:
     install(world)
@@ -263,8 +289,9 @@ def test_reused_and_forged_states_are_refused(world: World) -> None:
 
     with browser() as client:
         reused = client.get(callback)
-        forged = client.get(f"{world.bot.url}/jira/oauth/callback",
-                            params={"state": "forged-state-value", "code": "whatever"})
+        forged = client.get(
+            f"{world.bot.url}/jira/oauth/callback", params={"state": "forged-state-value", "code": "whatever"}
+        )
         missing = client.get(f"{world.bot.url}/jira/oauth/callback", params={"code": "whatever"})
     assert reused.status_code == 400 and "already used" in reused.text
     assert forged.status_code == 400 and "not valid" in forged.text
@@ -292,14 +319,22 @@ def test_denied_consent_links_nothing_and_tells_the_user(world: World) -> None:
 
 # Status, disconnect, uninstall -----------------------------------------------------------------------
 
+
 def test_status_tells_users_where_they_stand(cloud: World) -> None:
-    assert "isn't connected to this workspace" in last_response(cloud, cloud.driver.slash_command(ALICE, "status"))["text"]
+    assert (
+        "isn't connected to this workspace"
+        in last_response(cloud, cloud.driver.slash_command(ALICE, "status"))["text"]
+    )
     install(cloud)
-    assert "not connected to Jira on acme.atlassian.net" in last_response(
-        cloud, cloud.driver.slash_command(ALICE, "status"))["text"]
+    assert (
+        "not connected to Jira on acme.atlassian.net"
+        in last_response(cloud, cloud.driver.slash_command(ALICE, "status"))["text"]
+    )
     link_user(cloud)
-    assert "connected as *Alice Anders* on acme.atlassian.net" in last_response(
-        cloud, cloud.driver.slash_command(ALICE, "status"))["text"]
+    assert (
+        "connected as *Alice Anders* on acme.atlassian.net"
+        in last_response(cloud, cloud.driver.slash_command(ALICE, "status"))["text"]
+    )
 
 
 def test_disconnect_unlinks_only_after_the_confirmed_click(world: World) -> None:
@@ -343,18 +378,25 @@ def test_admin_sets_the_default_project_from_the_home_tab(cloud: World) -> None:
     install(cloud)
     cloud.atlassian.add_project(cloud.site, "OPS", "Operations")
     cloud.driver.event({"type": "app_home_opened", "user": ADMIN, "channel": "D0ADMIN", "tab": "home"})
-    home = cloud.slack.wait_for(lambda: (v := cloud.slack.home_views.get(ADMIN)) and "Workspace admin" in
-                                json.dumps(v) and v)
+    home = cloud.slack.wait_for(
+        lambda: (v := cloud.slack.home_views.get(ADMIN)) and "Workspace admin" in json.dumps(v) and v
+    )
     [select] = find_elements(home["blocks"], "jira_admin_default_project")
-    block_id = next(b["block_id"] for b in home["blocks"] if b.get("accessory", {}).get("action_id")
-                    == "jira_admin_default_project")
+    block_id = next(
+        b["block_id"]
+        for b in home["blocks"]
+        if b.get("accessory", {}).get("action_id") == "jira_admin_default_project"
+    )
     answer = cloud.driver.options(ADMIN, home, "jira_admin_default_project", block_id, "")
     assert [o["value"] for o in answer["options"]] == ["ENG", "OPS"]
     cloud.driver.select_option(ADMIN, home, "jira_admin_default_project", block_id, answer["options"][1])
     assert cloud.slack.wait_for(lambda: tenant_of(cloud).default_project_key == "OPS")
     assert tenant_of(cloud).default_project_name == "Operations"
     assert "Default project: Operations (OPS)" in json.dumps(
-        cloud.slack.wait_for(lambda: (v := cloud.slack.home_views.get(ADMIN)) and "OPS" in json.dumps(v) and v))
+        cloud.slack.wait_for(
+            lambda: (v := cloud.slack.home_views.get(ADMIN)) and "OPS" in json.dumps(v) and v
+        )
+    )
 
 
 def test_non_admins_see_no_admin_section_on_the_home_tab(cloud: World) -> None:
@@ -366,6 +408,7 @@ def test_non_admins_see_no_admin_section_on_the_home_tab(cloud: World) -> None:
 
 
 # Tokens ---------------------------------------------------------------------------------------------
+
 
 def test_tokens_are_refreshed_before_expiry_with_rotation(world: World) -> None:
     install(world)
@@ -434,8 +477,9 @@ def test_a_revoked_grant_leads_to_needs_reconnect_and_one_message(world: World) 
 def test_a_401_after_refresh_marks_the_link_broken(cloud: World) -> None:
     install(cloud)
     link_user(cloud)
-    cloud.atlassian.fail_next(r"/rest/api/3/project/search", 401, {"code": 401, "message": "Unauthorized"},
-                              times=2)
+    cloud.atlassian.fail_next(
+        r"/rest/api/3/project/search", 401, {"code": 401, "message": "Unauthorized"}, times=2
+    )
     projects = cloud.bot.run(cloud.bot.components.services["projects"].search(cloud.slack.team_id, ALICE, ""))
     assert projects == []
     assert account_of(cloud, ALICE).status == "needs_reconnect"

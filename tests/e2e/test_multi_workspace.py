@@ -20,15 +20,21 @@ INSTALLER = "U0INSTALL"
 
 @pytest.fixture
 def multi_bot(database_url: str, slack: SlackEmulator, atlassian: AtlassianEmulator) -> Iterator[BotHarness]:
-    harness = BotHarness.start(database_url=database_url, slack_api_url=slack.api_url,
-                               atlassian_url=atlassian.base_url, slack_bot_token=None,
-                               slack_client_id="111.222", slack_client_secret="slack-client-secret")
+    harness = BotHarness.start(
+        database_url=database_url,
+        slack_api_url=slack.api_url,
+        atlassian_url=atlassian.base_url,
+        slack_bot_token=None,
+        slack_client_id="111.222",
+        slack_client_secret="slack-client-secret",
+    )
     yield harness
     harness.stop()
 
 
 def test_a_workspace_installs_through_slack_oauth_and_is_then_served(
-        multi_bot: BotHarness, slack: SlackEmulator) -> None:
+    multi_bot: BotHarness, slack: SlackEmulator
+) -> None:
     slack.add_team(TEAM, "Other Co", "otherco")
     slack.add_user(INSTALLER, "ina", team_id=TEAM)
     slack.set_installer(TEAM, INSTALLER)

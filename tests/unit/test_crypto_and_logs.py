@@ -43,11 +43,16 @@ def test_the_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     Encryptor.from_string(key)
 
 
-@pytest.mark.parametrize("text", [
-    "token xoxb-1234-5678-abcdef used", "Authorization: Bearer eyJhbGciOi.abc.def",
-    "POST /token refresh_token=abc123&client_secret=zzz", '{"access_token": "abc123", "x": 1}',
-    "xapp-1-A1-123-abc",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "token xoxb-1234-5678-abcdef used",
+        "Authorization: Bearer eyJhbGciOi.abc.def",
+        "POST /token refresh_token=abc123&client_secret=zzz",
+        '{"access_token": "abc123", "x": 1}',
+        "xapp-1-A1-123-abc",
+    ],
+)
 def test_secrets_are_redacted(text: str) -> None:
     out = redact(text)
     for secret in ("1234-5678-abcdef", "eyJhbGciOi", "abc123", "zzz", "A1-123-abc"):
@@ -55,8 +60,9 @@ def test_secrets_are_redacted(text: str) -> None:
 
 
 def test_json_log_lines_carry_fields_but_no_secrets() -> None:
-    record = logging.makeLogRecord({"msg": "jira.oauth.refreshed", "levelno": logging.INFO,
-                                    "levelname": "INFO", "name": "bot"})
+    record = logging.makeLogRecord(
+        {"msg": "jira.oauth.refreshed", "levelno": logging.INFO, "levelname": "INFO", "name": "bot"}
+    )
     record.team_id = "T1"
     record.access_token = "plain-token"
     record.detail = "Bearer abc.def"

@@ -44,13 +44,20 @@ async def call(recorder: Recorder, method: str = "GET", sleeps: list[float] | No
         return await send(client, method, URL, policy=policy(sleeps if sleeps is not None else []))
 
 
-@pytest.mark.parametrize("status, error", [
-    (400, JiraBadRequest), (401, JiraUnauthorized), (403, JiraForbidden), (404, JiraNotFound),
-    (500, JiraServerError),
-])
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        (400, JiraBadRequest),
+        (401, JiraUnauthorized),
+        (403, JiraForbidden),
+        (404, JiraNotFound),
+        (500, JiraServerError),
+    ],
+)
 async def test_each_status_maps_to_its_error(status: int, error: type) -> None:
-    recorder = Recorder(*[httpx.Response(status, json={"errorMessages": ["no"], "errors": {"summary": "bad"}})]
-                        * 4)
+    recorder = Recorder(
+        *[httpx.Response(status, json={"errorMessages": ["no"], "errors": {"summary": "bad"}})] * 4
+    )
     with pytest.raises(error) as caught:
         await call(recorder, "POST")
     assert caught.value.status == status
@@ -59,7 +66,9 @@ async def test_each_status_maps_to_its_error(status: int, error: type) -> None:
 
 
 async def test_bad_request_exposes_jira_field_errors() -> None:
-    recorder = Recorder(httpx.Response(400, json={"errorMessages": ["Oops"], "errors": {"summary": "Required"}}))
+    recorder = Recorder(
+        httpx.Response(400, json={"errorMessages": ["Oops"], "errors": {"summary": "Required"}})
+    )
     with pytest.raises(JiraBadRequest) as caught:
         await call(recorder, "POST")
     assert caught.value.errors == {"summary": "Required"}
@@ -68,7 +77,9 @@ async def test_bad_request_exposes_jira_field_errors() -> None:
 
 async def test_429_is_retried_after_retry_after_even_for_a_create() -> None:
     sleeps: list[float] = []
-    recorder = Recorder(httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(201, json={"key": "A-1"}))
+    recorder = Recorder(
+        httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(201, json={"key": "A-1"})
+    )
     response = await call(recorder, "POST", sleeps)
     assert response.json() == {"key": "A-1"}
     assert sleeps == [2.0]

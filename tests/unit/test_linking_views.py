@@ -13,29 +13,35 @@ from storage.repositories.tenants import TenantCounts, TenantRecord
 from tests.emulators.slack import validate_blocks, validate_view
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
-TENANT = TenantRecord(1, "T1", None, "cloud", "https://acme.atlassian.net", "acme", "c1", None, None, "U0ADMIN",
-                      NOW, None, None)
-ACCOUNT = AccountRecord(1, 1, "T1", "U1", "acc-1", "Bob Builder", "bob@x", "at", "rt", NOW, None, "linked",
-                        NOW, NOW, None, None)
+TENANT = TenantRecord(
+    1, "T1", None, "cloud", "https://acme.atlassian.net", "acme", "c1", None, None, "U0ADMIN", NOW, None, None
+)
+ACCOUNT = AccountRecord(
+    1, 1, "T1", "U1", "acc-1", "Bob Builder", "bob@x", "at", "rt", NOW, None, "linked", NOW, NOW, None, None
+)
 URL = "https://auth.atlassian.com/authorize?state=" + "x" * 300
 
 
 def test_parse_command() -> None:
     assert parse_command("").name == "help"
     assert parse_command("  CONNECT ").name == "connect"
-    assert (parse_command("admin install https://a.atlassian.net").name,
-            parse_command("admin install https://a.atlassian.net").args) == ("admin install",
-                                                                               "https://a.atlassian.net")
+    assert (
+        parse_command("admin install https://a.atlassian.net").name,
+        parse_command("admin install https://a.atlassian.net").args,
+    ) == ("admin install", "https://a.atlassian.net")
     assert parse_command("admin frob").name == "unknown"
     assert parse_command("create Fix the printer").args == "Fix the printer"
 
 
 def test_every_message_is_valid_block_kit() -> None:
     messages = [
-        build_help_message(), build_help_message("frob"),
+        build_help_message(),
+        build_help_message("frob"),
         views.build_connect_message(URL, "acme.atlassian.net"),
         views.build_already_linked_message(UserStatus(TENANT, ACCOUNT), URL),
-        views.build_install_link_message(URL, "acme.atlassian.net", ["I used the site https://acme.atlassian.net"]),
+        views.build_install_link_message(
+            URL, "acme.atlassian.net", ["I used the site https://acme.atlassian.net"]
+        ),
         views.build_status_message(UserStatus(None, None)),
         views.build_disconnect_prompt(UserStatus(TENANT, ACCOUNT)),
         views.build_uninstall_prompt(AdminStatus(TENANT, TenantCounts(3, 1))),
@@ -48,20 +54,27 @@ def test_every_message_is_valid_block_kit() -> None:
 
 
 def test_every_view_is_valid_block_kit() -> None:
-    for view in (views.build_install_modal("https://bot/jira/oauth/callback"),
-                 views.build_install_modal("https://bot/cb", initial_url="https://corp/jira", cloud_available=False),
-                 views.build_authorize_modal("Connect Jira", "Last step", URL, ["note"]),
-                 views.build_info_modal("Jira", views.NOT_INSTALLED)):
+    for view in (
+        views.build_install_modal("https://bot/jira/oauth/callback"),
+        views.build_install_modal("https://bot/cb", initial_url="https://corp/jira", cloud_available=False),
+        views.build_authorize_modal("Connect Jira", "Last step", URL, ["note"]),
+        views.build_info_modal("Jira", views.NOT_INSTALLED),
+    ):
         assert validate_view(view) == []
-    for status, admin in ((UserStatus(None, None), None), (UserStatus(TENANT, None), None),
-                          (UserStatus(TENANT, ACCOUNT), AdminStatus(TENANT, TenantCounts(1, 0)))):
+    for status, admin in (
+        (UserStatus(None, None), None),
+        (UserStatus(TENANT, None), None),
+        (UserStatus(TENANT, ACCOUNT), AdminStatus(TENANT, TenantCounts(1, 0))),
+    ):
         assert validate_view(views.build_home_view(status, admin)) == []
 
 
 def test_status_text_for_each_state() -> None:
     assert views.status_text(UserStatus(None, None)) == views.NOT_INSTALLED
     assert "not connected" in views.status_text(UserStatus(TENANT, None))
-    assert "connected as *Bob Builder* on acme.atlassian.net" in views.status_text(UserStatus(TENANT, ACCOUNT))
+    assert "connected as *Bob Builder* on acme.atlassian.net" in views.status_text(
+        UserStatus(TENANT, ACCOUNT)
+    )
     broken = AccountRecord(**{**ACCOUNT.__dict__, "status": "needs_reconnect"})
     assert "needs a reconnect" in views.status_text(UserStatus(TENANT, broken))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
@@ -43,7 +44,8 @@ def _validator() -> Draft7Validator:
         name = uri.rstrip("/").rsplit("/", 1)[-1]
         assert name in local, f"{uri} has no local copy in {top_path.parent}"
         registry = registry.with_resource(
-            uri, Resource.from_contents(json.loads(local[name].read_text()), default_specification=DRAFT7))
+            uri, Resource.from_contents(json.loads(local[name].read_text()), default_specification=DRAFT7)
+        )
     return Draft7Validator(top, registry=registry)
 
 
@@ -68,10 +70,17 @@ def test_manifest_matches_what_the_bot_listens_to() -> None:
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is False
-    assert set(settings["event_subscriptions"]["bot_events"]) >= {"app_home_opened", "app_uninstalled",
-                                                                   "tokens_revoked"}
-    urls = [command["url"], settings["event_subscriptions"]["request_url"],
-            settings["interactivity"]["request_url"], settings["interactivity"]["message_menu_options_url"]]
+    assert set(settings["event_subscriptions"]["bot_events"]) >= {
+        "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
+    }
+    urls = [
+        command["url"],
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        settings["interactivity"]["message_menu_options_url"],
+    ]
     assert all(url == "https://jirabot.example.com/slack/events" for url in urls)
     assert manifest["oauth_config"]["redirect_urls"] == ["https://jirabot.example.com/slack/oauth_redirect"]
     # One placeholder host, and nothing else pointing anywhere.

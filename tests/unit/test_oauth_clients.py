@@ -16,21 +16,32 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def cloud(handler) -> CloudOAuth:
-    return CloudOAuth(httpx.AsyncClient(transport=httpx.MockTransport(handler)), auth_url="https://auth.test",
-                      api_url="https://api.test", client_id="cid", client_secret="csecret",
-                      redirect_uri="https://bot.test/jira/oauth/callback")
+    return CloudOAuth(
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        auth_url="https://auth.test",
+        api_url="https://api.test",
+        client_id="cid",
+        client_secret="csecret",
+        redirect_uri="https://bot.test/jira/oauth/callback",
+    )
 
 
 def datacenter(handler) -> DataCenterOAuth:
-    return DataCenterOAuth(httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-                           base_url="https://corp.test/jira/", client_id="dcid", client_secret="dcsecret",
-                           redirect_uri="https://bot.test/jira/oauth/callback")
+    return DataCenterOAuth(
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        base_url="https://corp.test/jira/",
+        client_id="dcid",
+        client_secret="dcsecret",
+        redirect_uri="https://bot.test/jira/oauth/callback",
+    )
 
 
 def test_pkce_challenge_is_s256_of_the_verifier() -> None:
     # RFC 7636, appendix B.
-    assert code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == \
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert (
+        code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
     verifier = new_code_verifier()
     assert 43 <= len(verifier) <= 128 and verifier != new_code_verifier()
 
@@ -40,10 +51,15 @@ def test_cloud_authorize_url() -> None:
     parts = urlsplit(url)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://auth.test/authorize"
-    assert query == {"audience": "api.atlassian.com", "client_id": "cid",
-                     "scope": "read:jira-work write:jira-work read:jira-user offline_access",
-                     "redirect_uri": "https://bot.test/jira/oauth/callback", "state": "st4te",
-                     "response_type": "code", "prompt": "consent"}
+    assert query == {
+        "audience": "api.atlassian.com",
+        "client_id": "cid",
+        "scope": "read:jira-work write:jira-work read:jira-user offline_access",
+        "redirect_uri": "https://bot.test/jira/oauth/callback",
+        "state": "st4te",
+        "response_type": "code",
+        "prompt": "consent",
+    }
 
 
 async def test_cloud_code_exchange_sends_json_with_client_credentials() -> None:
@@ -51,15 +67,22 @@ async def test_cloud_code_exchange_sends_json_with_client_credentials() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"access_token": "at", "refresh_token": "rt", "expires_in": 3600,
-                                         "scope": "read:jira-work"})
+        return httpx.Response(
+            200,
+            json={"access_token": "at", "refresh_token": "rt", "expires_in": 3600, "scope": "read:jira-work"},
+        )
 
     tokens = await cloud(handler).exchange_code("the-code", NOW)
     body = json.loads(seen[0].content)
     assert seen[0].headers["content-type"] == "application/json"
     assert "authorization" not in seen[0].headers
-    assert body == {"grant_type": "authorization_code", "client_id": "cid", "client_secret": "csecret",
-                    "code": "the-code", "redirect_uri": "https://bot.test/jira/oauth/callback"}
+    assert body == {
+        "grant_type": "authorization_code",
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "code": "the-code",
+        "redirect_uri": "https://bot.test/jira/oauth/callback",
+    }
     assert (tokens.access_token, tokens.refresh_token) == ("at", "rt")
     assert tokens.expires_at == NOW + timedelta(hours=1)
 
@@ -77,8 +100,19 @@ async def test_cloud_invalid_grant_is_typed() -> None:
 async def test_accessible_resources_are_parsed() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == "Bearer at"
-        return httpx.Response(200, json=[{"id": "c1", "name": "acme", "url": "https://acme.atlassian.net",
-                                          "scopes": ["read:jira-work"], "avatarUrl": "x"}, {"bogus": 1}])
+        return httpx.Response(
+            200,
+            json=[
+                {
+                    "id": "c1",
+                    "name": "acme",
+                    "url": "https://acme.atlassian.net",
+                    "scopes": ["read:jira-work"],
+                    "avatarUrl": "x",
+                },
+                {"bogus": 1},
+            ],
+        )
 
     [resource] = await cloud(handler).accessible_resources("at")
     assert (resource.cloud_id, resource.url) == ("c1", "https://acme.atlassian.net")

@@ -26,9 +26,17 @@ async def storage(database_url: str, tmp_path) -> AsyncIterator[Storage]:
 
 
 async def _state(storage: Storage, name: str, expires: datetime) -> None:
-    await storage.states.create(state_hash=name, team_id="T1", enterprise_id=None, slack_user_id="U1",
-                                purpose="link", code_verifier="verifier", payload=None, now=NOW,
-                                expires_at=expires)
+    await storage.states.create(
+        state_hash=name,
+        team_id="T1",
+        enterprise_id=None,
+        slack_user_id="U1",
+        purpose="link",
+        code_verifier="verifier",
+        payload=None,
+        now=NOW,
+        expires_at=expires,
+    )
 
 
 async def test_a_state_is_consumed_once_and_says_why_it_is_refused(storage: Storage) -> None:
@@ -66,3 +74,39 @@ async def test_a_lease_has_one_holder_until_it_expires(storage: Storage) -> None
     assert await storage.leases.try_acquire("job", "b", now=NOW + timedelta(seconds=31), ttl=ttl)
     await storage.leases.release("job", "b", ran_at=NOW)
     assert await storage.leases.try_acquire("job", "a", now=NOW + timedelta(seconds=32), ttl=ttl)
+
+
+async def test_replicas_starting_together_migrate_once(database_url: str) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    if not database_url.startswith("postgres"):
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite has one process")
+    engines = [create_engine(async_database_url(database_url, None)) for _ in range(3)]  # type: ignore[arg-type]
+    try:
+        async with engines[0].begin() as connection:
+            tables = ", ".join(
+                f'"{t}"'
+                for t in (
+                    "audit_log",
+                    "idempotency_keys",
+                    "issue_links",
+                    "jira_accounts",
+                    "jira_oauth_states",
+                    "job_leases",
+                    "slack_bots",
+                    "slack_installations",
+                    "slack_oauth_states",
+                    "tenant_installs",
+                    "alembic_version",
+                )
+            )
+            await connection.execute(text(f"DROP TABLE IF EXISTS {tables} CASCADE"))
+        results = await asyncio.gather(*(upgrade(engine) for engine in engines))
+        afters = {after for _, after in results}
+        assert len(afters) == 1 and None not in afters
+        assert sum(1 for before, after in results if before != after) == 1
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -21,8 +21,13 @@ def test_defaults_are_sensible() -> None:
 
 
 def test_urls_are_normalised_and_admins_split() -> None:
-    settings = load_settings(**BASE, slack_api_url="http://127.0.0.1:9/api", jirabot_public_url="https://bot.x/",
-                             jirabot_admins="U012AB3CD, W0ABCDEF1", log_format="JSON")
+    settings = load_settings(
+        **BASE,
+        slack_api_url="http://127.0.0.1:9/api",
+        jirabot_public_url="https://bot.x/",
+        jirabot_admins="U012AB3CD, W0ABCDEF1",
+        log_format="JSON",
+    )
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
     assert settings.oauth_redirect_uri == "https://bot.x/jira/oauth/callback"
     assert settings.jirabot_admins == ["U012AB3CD", "W0ABCDEF1"]
@@ -42,13 +47,26 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_problems_are_listed_one_per_line_naming_the_variable() -> None:
     with pytest.raises(SettingsError) as caught:
-        load_settings(slack_signing_secret="s", slack_bot_token="nope", slack_app_token="bad",
-                      jirabot_admins="someone", slack_api_url="ftp://x", jirabot_encryption_key="not-a-key",
-                      port=0, _env_file=None)
+        load_settings(
+            slack_signing_secret="s",
+            slack_bot_token="nope",
+            slack_app_token="bad",
+            jirabot_admins="someone",
+            slack_api_url="ftp://x",
+            jirabot_encryption_key="not-a-key",
+            port=0,
+            _env_file=None,
+        )
     names = [line.split(":")[0] for line in caught.value.problems]
     assert names == sorted(set(names), key=names.index)
-    assert set(names) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "JIRABOT_ADMINS", "SLACK_API_URL",
-                          "JIRABOT_ENCRYPTION_KEY", "PORT"}
+    assert set(names) == {
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "JIRABOT_ADMINS",
+        "SLACK_API_URL",
+        "JIRABOT_ENCRYPTION_KEY",
+        "PORT",
+    }
     text = "\n".join(caught.value.problems)
     assert "nope" not in text and "not-a-key" not in text
 
@@ -63,8 +81,11 @@ def test_postgres_requires_an_encryption_key() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(**BASE, database_url="postgresql://db/jirabot")
     assert caught.value.problems[0].startswith("JIRABOT_ENCRYPTION_KEY: required with PostgreSQL")
-    settings = load_settings(**BASE, database_url="postgresql://db/jirabot",
-                             jirabot_encryption_key=f"{generate_key()},{generate_key()}")
+    settings = load_settings(
+        **BASE,
+        database_url="postgresql://db/jirabot",
+        jirabot_encryption_key=f"{generate_key()},{generate_key()}",
+    )
     assert settings.is_postgres
 
 

@@ -25,15 +25,20 @@ class CommandRouter:
     def add(self, name: str, handler: Handler) -> None:
         self._handlers[name] = handler
 
-    async def dispatch(self, ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any],
-                       client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    async def dispatch(
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
         command = parse_command(body.get("text"))
         handler = self._handlers.get(command.name)
         if handler is None:
             await ack(**build_help_message(command.raw if command.name == "unknown" else None))
             return
-        await handler(ack=ack, respond=respond, body=body, command=command, client=client,
-                      context=context)
+        await handler(ack=ack, respond=respond, body=body, command=command, client=client, context=context)
 
 
 async def handle_help(ack: AsyncAck, command: JiraCommand, **_: Any) -> None:

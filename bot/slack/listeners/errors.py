@@ -37,12 +37,17 @@ def message_for(error: Exception) -> str:
 async def report_failure(error: Exception, body: dict[str, Any], respond: Any) -> None:
     """Logs a listener's failure by kind and, where Slack gave a response URL, tells the user."""
     kind = body.get("type") or ("slash_command" if body.get("command") else "unknown")
-    extra = {"request_type": kind, "error_type": type(error).__name__,
-             "team_id": (body.get("team") or {}).get("id") or body.get("team_id")}
+    extra = {
+        "request_type": kind,
+        "error_type": type(error).__name__,
+        "team_id": (body.get("team") or {}).get("id") or body.get("team_id"),
+    }
     if isinstance(error, (JiraError, NotInstalled)):
         log.warning("slack.listener.jira_error", extra=extra)
     elif isinstance(error, SlackApiError):
-        log.warning("slack.listener.slack_api_error", extra={**extra, "slack_error": error.response.get("error")})
+        log.warning(
+            "slack.listener.slack_api_error", extra={**extra, "slack_error": error.response.get("error")}
+        )
     else:
         log.error("slack.listener.failed", exc_info=error, extra=extra)
     if respond is not None and body.get("response_url"):
@@ -55,9 +60,10 @@ async def report_failure(error: Exception, body: dict[str, Any], respond: Any) -
 def guarded(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """Wraps a listener so that a failure after its ack is reported here.
 
-    Bolt's own error path, once a listener has acked (or an event was acked for it) and then fails,
-    can clear the ack before the response goes out; failures after the ack therefore never reach it. Bolt injects arguments by
-    name, and `functools.wraps` keeps the listener's signature visible to it.
+    Bolt's own error path, once a listener has acked (or an event was acked for it) and then
+    fails, can clear the ack before the response goes out; failures after the ack therefore never
+    reach it. Bolt injects arguments by name, and `functools.wraps` keeps the listener's signature
+    visible to it.
     """
 
     @functools.wraps(listener)

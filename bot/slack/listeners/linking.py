@@ -35,8 +35,9 @@ class LinkingListeners:
     cloud_available: bool
 
     # Slash subcommands -----------------------------------------------------------------------
-    async def connect(self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext,
-                      **_: Any) -> None:
+    async def connect(
+        self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext, **_: Any
+    ) -> None:
         await ack()
         actor = actor_of(context)
         status = await self.linking.status(actor.team_id, actor.user_id)
@@ -44,8 +45,9 @@ class LinkingListeners:
             await respond(views.build_text_message(views.NOT_INSTALLED))
             return
         try:
-            url = await self.linking.begin_link(team_id=actor.team_id, enterprise_id=actor.enterprise_id,
-                                                slack_user_id=actor.user_id)
+            url = await self.linking.begin_link(
+                team_id=actor.team_id, enterprise_id=actor.enterprise_id, slack_user_id=actor.user_id
+            )
         except NotInstalled:
             await respond(views.build_text_message(views.NOT_INSTALLED))
             return
@@ -55,11 +57,15 @@ class LinkingListeners:
         if status.account is not None and not status.account.needs_reconnect:
             await respond(views.build_already_linked_message(status, url))
         else:
-            await respond(views.build_connect_message(url, status.tenant.site_host,
-                                                      reconnect=status.account is not None))
+            await respond(
+                views.build_connect_message(
+                    url, status.tenant.site_host, reconnect=status.account is not None
+                )
+            )
 
-    async def disconnect(self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext,
-                         **_: Any) -> None:
+    async def disconnect(
+        self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext, **_: Any
+    ) -> None:
         await ack()
         actor = actor_of(context)
         status = await self.linking.status(actor.team_id, actor.user_id)
@@ -70,24 +76,33 @@ class LinkingListeners:
         else:
             await respond(views.build_disconnect_prompt(status))
 
-    async def status(self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext,
-                     **_: Any) -> None:
+    async def status(self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext, **_: Any) -> None:
         await ack()
         actor = actor_of(context)
         await respond(views.build_status_message(await self.linking.status(actor.team_id, actor.user_id)))
 
-    async def _refuse_non_admin(self, client: AsyncWebClient, actor: Actor, respond: AsyncRespond,
-                                what: str) -> bool:
+    async def _refuse_non_admin(
+        self, client: AsyncWebClient, actor: Actor, respond: AsyncRespond, what: str
+    ) -> bool:
         if await self.admins.is_admin(client, actor.user_id):
             return False
-        log.warning("slack.admin.refused", extra={"team_id": actor.team_id, "slack_user_id": actor.user_id,
-                                                  "command": what})
+        log.warning(
+            "slack.admin.refused",
+            extra={"team_id": actor.team_id, "slack_user_id": actor.user_id, "command": what},
+        )
         await respond(views.build_text_message(views.ADMINS_ONLY))
         return True
 
-    async def admin_install(self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext,
-                            client: AsyncWebClient, body: dict[str, Any], command: JiraCommand,
-                            **_: Any) -> None:
+    async def admin_install(
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        body: dict[str, Any],
+        command: JiraCommand,
+        **_: Any,
+    ) -> None:
         await ack()
         actor = actor_of(context)
         if await self._refuse_non_admin(client, actor, respond, "admin install"):
@@ -102,8 +117,11 @@ class LinkingListeners:
         if site is not None and site.cloud:
             try:
                 url = await self.linking.begin_cloud_install(
-                    team_id=actor.team_id, enterprise_id=actor.enterprise_id, slack_user_id=actor.user_id,
-                    site_url=site.url)
+                    team_id=actor.team_id,
+                    enterprise_id=actor.enterprise_id,
+                    slack_user_id=actor.user_id,
+                    site_url=site.url,
+                )
             except CloudNotConfigured:
                 await respond(views.build_text_message(views.CLOUD_NOT_CONFIGURED))
                 return
@@ -114,34 +132,53 @@ class LinkingListeners:
             return
         await client.views_open(
             trigger_id=body["trigger_id"],
-            view=views.build_install_modal(self.redirect_uri, initial_url=site.url if site else None,
-                                           cloud_available=self.cloud_available),
+            view=views.build_install_modal(
+                self.redirect_uri,
+                initial_url=site.url if site else None,
+                cloud_available=self.cloud_available,
+            ),
         )
 
-    async def admin_status(self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext,
-                           client: AsyncWebClient, **_: Any) -> None:
+    async def admin_status(
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        **_: Any,
+    ) -> None:
         await ack()
         actor = actor_of(context)
         if await self._refuse_non_admin(client, actor, respond, "admin status"):
             return
         status = await self.linking.admin_status(actor.team_id)
         if status is None:
-            await respond(views.build_text_message(
-                "Jira isn't connected to this workspace yet. Run `/jira admin install <site-url>`, "
-                "for example `/jira admin install https://your-company.atlassian.net`."))
+            await respond(
+                views.build_text_message(
+                    "Jira isn't connected to this workspace yet. Run `/jira admin install <site-url>`, "
+                    "for example `/jira admin install https://your-company.atlassian.net`."
+                )
+            )
             return
         await respond(views.build_admin_status_message(status))
 
-    async def admin_uninstall(self, ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext,
-                              client: AsyncWebClient, **_: Any) -> None:
+    async def admin_uninstall(
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        **_: Any,
+    ) -> None:
         await ack()
         actor = actor_of(context)
         if await self._refuse_non_admin(client, actor, respond, "admin uninstall"):
             return
         status = await self.linking.admin_status(actor.team_id)
         if status is None:
-            await respond(views.build_text_message("Jira isn't connected to this workspace: nothing to "
-                                                   "uninstall."))
+            await respond(
+                views.build_text_message("Jira isn't connected to this workspace: nothing to uninstall.")
+            )
             return
         await respond(views.build_uninstall_prompt(status))
 
@@ -149,24 +186,36 @@ class LinkingListeners:
     async def on_link_button(self, ack: AsyncAck) -> None:
         await ack()  # a URL button: the browser does the work
 
-    async def on_connect_start(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
-                               context: AsyncBoltContext) -> None:
+    async def on_connect_start(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         actor = actor_of(context)
         try:
-            url = await self.linking.begin_link(team_id=actor.team_id, enterprise_id=actor.enterprise_id,
-                                                slack_user_id=actor.user_id)
+            url = await self.linking.begin_link(
+                team_id=actor.team_id, enterprise_id=actor.enterprise_id, slack_user_id=actor.user_id
+            )
         except NotInstalled:
             view = views.build_info_modal("Jira", views.NOT_INSTALLED)
         except CloudNotConfigured:
             view = views.build_info_modal("Jira", views.CLOUD_NOT_CONFIGURED)
         else:
-            view = views.build_authorize_modal("Connect to Jira", "Link your Jira account: sign in to "
-                                               "Jira and allow access.", url, button_text="Connect to Jira")
+            view = views.build_authorize_modal(
+                "Connect to Jira",
+                "Link your Jira account: sign in to Jira and allow access.",
+                url,
+                button_text="Connect to Jira",
+            )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    async def on_disconnect(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
-                            client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    async def on_disconnect(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
         await ack()
         actor = actor_of(context)
         removed = await self.linking.disconnect(actor.team_id, actor.user_id)
@@ -175,8 +224,9 @@ class LinkingListeners:
             await respond(replace_original=True, text=text, blocks=views.build_text_message(text)["blocks"])
         await self.notifier.publish_home(client, actor.team_id, actor.user_id)
 
-    async def on_uninstall(self, ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
-                           context: AsyncBoltContext) -> None:
+    async def on_uninstall(
+        self, ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         actor = actor_of(context)
         if await self._refuse_non_admin(client, actor, respond, "admin uninstall"):
@@ -185,15 +235,18 @@ class LinkingListeners:
         if removed is None:
             text = "Jira was already disconnected from this workspace."
         else:
-            text = (f"Done: this workspace is disconnected from Jira, and {removed} "
-                    f"link{'s' if removed != 1 else ''} removed.")
+            text = (
+                f"Done: this workspace is disconnected from Jira, and {removed} "
+                f"link{'s' if removed != 1 else ''} removed."
+            )
         await respond(replace_original=True, text=text, blocks=views.build_text_message(text)["blocks"])
 
-    async def on_install_submit(self, ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient,
-                                context: AsyncBoltContext) -> None:
+    async def on_install_submit(
+        self, ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         actor = actor_of(context)
         values = view.get("state", {}).get("values", {})
-        kind = (_selected(values, ids.BLOCK_INSTALL_KIND) or "datacenter")
+        kind = _selected(values, ids.BLOCK_INSTALL_KIND) or "datacenter"
         raw_url = _text(values, ids.BLOCK_INSTALL_URL)
         client_id = _text(values, ids.BLOCK_INSTALL_CLIENT_ID)
         client_secret = _text(values, ids.BLOCK_INSTALL_CLIENT_SECRET)
@@ -217,37 +270,63 @@ class LinkingListeners:
             return
         assert site is not None
         if not await self.admins.is_admin(client, actor.user_id):
-            log.warning("slack.admin.refused", extra={"team_id": actor.team_id,
-                                                      "slack_user_id": actor.user_id})
-            await ack(response_action="update", view=views.build_info_modal("Connect Jira", views.ADMINS_ONLY))
+            log.warning(
+                "slack.admin.refused", extra={"team_id": actor.team_id, "slack_user_id": actor.user_id}
+            )
+            await ack(
+                response_action="update", view=views.build_info_modal("Connect Jira", views.ADMINS_ONLY)
+            )
             return
         try:
             if kind == "cloud":
                 url = await self.linking.begin_cloud_install(
-                    team_id=actor.team_id, enterprise_id=actor.enterprise_id, slack_user_id=actor.user_id,
-                    site_url=site.url)
+                    team_id=actor.team_id,
+                    enterprise_id=actor.enterprise_id,
+                    slack_user_id=actor.user_id,
+                    site_url=site.url,
+                )
             else:
                 url = await self.linking.begin_datacenter_install(
-                    team_id=actor.team_id, enterprise_id=actor.enterprise_id, slack_user_id=actor.user_id,
-                    base_url=site.url, client_id=client_id, client_secret=client_secret)
+                    team_id=actor.team_id,
+                    enterprise_id=actor.enterprise_id,
+                    slack_user_id=actor.user_id,
+                    base_url=site.url,
+                    client_id=client_id,
+                    client_secret=client_secret,
+                )
         except OtherSiteInstalled as exc:
             await ack(response_action="errors", errors={ids.BLOCK_INSTALL_URL: _other_site_text(exc)[:150]})
             return
         except CloudNotConfigured:
-            await ack(response_action="errors", errors={ids.BLOCK_INSTALL_KIND: views.CLOUD_NOT_CONFIGURED[:150]})
+            await ack(
+                response_action="errors", errors={ids.BLOCK_INSTALL_KIND: views.CLOUD_NOT_CONFIGURED[:150]}
+            )
             return
-        await ack(response_action="update", view=views.build_authorize_modal(
-            "Connect Jira", f"Last step: authorize the connection to *{site.display}* in Jira.", url,
-            site.notes))
+        await ack(
+            response_action="update",
+            view=views.build_authorize_modal(
+                "Connect Jira",
+                f"Last step: authorize the connection to *{site.display}* in Jira.",
+                url,
+                site.notes,
+            ),
+        )
 
-    async def on_default_project_options(self, ack: AsyncAck, body: dict[str, Any],
-                                         context: AsyncBoltContext) -> None:
+    async def on_default_project_options(
+        self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         actor = actor_of(context)
         projects = await self.projects.search(actor.team_id, actor.user_id, body.get("value") or "")
         await ack(options=[option(f"{p.name} ({p.key})", p.key) for p in projects[:100]])
 
-    async def on_default_project(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
-                                 client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    async def on_default_project(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
         await ack()
         actor = actor_of(context)
         if await self._refuse_non_admin(client, actor, respond, "admin default project"):
@@ -259,13 +338,20 @@ class LinkingListeners:
         if body.get("container", {}).get("type") == "message" and body.get("response_url"):
             status = await self.linking.admin_status(actor.team_id)
             if status is not None:
-                await respond(replace_original=True, **{k: v for k, v in
-                              views.build_admin_status_message(status).items() if k != "response_type"})
+                await respond(
+                    replace_original=True,
+                    **{
+                        k: v
+                        for k, v in views.build_admin_status_message(status).items()
+                        if k != "response_type"
+                    },
+                )
         else:
             await self.notifier.publish_home(client, actor.team_id, actor.user_id)
 
-    async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient,
-                             context: AsyncBoltContext) -> None:
+    async def on_home_opened(
+        self, event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         if event.get("tab", "home") != "home":
             return
         actor = actor_of(context)
@@ -273,8 +359,10 @@ class LinkingListeners:
 
 
 def _other_site_text(exc: OtherSiteInstalled) -> str:
-    return (f"This workspace is already connected to {exc.tenant.site_host}. To connect a different "
-            "site, run `/jira admin uninstall` first.")
+    return (
+        f"This workspace is already connected to {exc.tenant.site_host}. To connect a different "
+        "site, run `/jira admin uninstall` first."
+    )
 
 
 def _state(values: dict[str, Any], block_id: str) -> dict[str, Any]:

@@ -64,8 +64,9 @@ def button(
     return element
 
 
-def confirm_dialog(title: str, text: str, confirm: str, deny: str = "Cancel", *,
-                   style: str = "danger") -> dict[str, Any]:
+def confirm_dialog(
+    title: str, text: str, confirm: str, deny: str = "Cancel", *, style: str = "danger"
+) -> dict[str, Any]:
     return {
         "title": plain(title[:100]),
         "text": mrkdwn(text[:300]),
@@ -79,9 +80,16 @@ def option(text: str, value: str) -> dict[str, Any]:
     return {"text": plain(_clip(text, 75)), "value": value[:150]}
 
 
-def modal(title: str, blocks: list[Block], *, callback_id: str | None = None, submit: str | None = None,
-          close: str | None = "Close", private_metadata: str | None = None,
-          external_id: str | None = None) -> dict[str, Any]:
+def modal(
+    title: str,
+    blocks: list[Block],
+    *,
+    callback_id: str | None = None,
+    submit: str | None = None,
+    close: str | None = "Close",
+    private_metadata: str | None = None,
+    external_id: str | None = None,
+) -> dict[str, Any]:
     view: dict[str, Any] = {"type": "modal", "title": plain(_clip(title, 24)), "blocks": blocks}
     if callback_id is not None:
         view["callback_id"] = callback_id

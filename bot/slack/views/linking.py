@@ -53,30 +53,44 @@ def build_text_message(text: str) -> Message:
 
 def build_connect_message(url: str, site: str, *, reconnect: bool = False) -> Message:
     verb = "Reconnect" if reconnect else "Connect"
-    text = (f"{verb} your Jira account on {site}: click the button, sign in to Jira and allow access. "
-            "The link works once, for 10 minutes.")
-    return ephemeral(text, [
-        section(f"*{verb} your Jira account* on {site}"),
-        actions(button(f"{verb} to Jira", ids.ACTION_CONNECT_LINK, url=url, style="primary")),
-        context("The link works once, for 10 minutes. Jira opens in your browser; "
-                "I'll tell you here when you're connected."),
-    ])
+    text = (
+        f"{verb} your Jira account on {site}: click the button, sign in to Jira and allow access. "
+        "The link works once, for 10 minutes."
+    )
+    return ephemeral(
+        text,
+        [
+            section(f"*{verb} your Jira account* on {site}"),
+            actions(button(f"{verb} to Jira", ids.ACTION_CONNECT_LINK, url=url, style="primary")),
+            context(
+                "The link works once, for 10 minutes. Jira opens in your browser; "
+                "I'll tell you here when you're connected."
+            ),
+        ],
+    )
 
 
 def build_already_linked_message(status: UserStatus, url: str) -> Message:
     assert status.account is not None and status.tenant is not None
     who = status.account.display_name or status.account.jira_account_id
-    text = (f"You're already connected as {who} on {status.tenant.site_host}. "
-            "To link a different Jira account, authorize again.")
-    return ephemeral(text, [
-        section(text),
-        actions(button("Link a different account", ids.ACTION_CONNECT_LINK, url=url)),
-    ])
+    text = (
+        f"You're already connected as {who} on {status.tenant.site_host}. "
+        "To link a different Jira account, authorize again."
+    )
+    return ephemeral(
+        text,
+        [
+            section(text),
+            actions(button("Link a different account", ids.ACTION_CONNECT_LINK, url=url)),
+        ],
+    )
 
 
 def build_install_link_message(url: str, site: str, notes: list[str]) -> Message:
-    text = (f"Connect this workspace to {site}: click the button and allow access in Jira. "
-            "You'll be linked to your own Jira account at the same time.")
+    text = (
+        f"Connect this workspace to {site}: click the button and allow access in Jira. "
+        "You'll be linked to your own Jira account at the same time."
+    )
     blocks = [
         section(f"*Connect this workspace to Jira* at {site}"),
         actions(button("Authorize in Jira", ids.ACTION_CONNECT_LINK, url=url, style="primary")),
@@ -99,8 +113,10 @@ def status_text(status: UserStatus) -> str:
         return f"You're not connected to Jira on {site}. Run `/jira connect` to link your account."
     who = status.account.display_name or status.account.jira_account_id
     if status.account.needs_reconnect:
-        return (f"Your Jira link ({who} on {site}) needs a reconnect: Jira no longer accepts it. "
-                "Run `/jira connect` to link it again.")
+        return (
+            f"Your Jira link ({who} on {site}) needs a reconnect: Jira no longer accepts it. "
+            "Run `/jira connect` to link it again."
+        )
     return f"You're connected as *{who}* on {site}, since {_when(status.account.linked_at)}."
 
 
@@ -108,15 +124,25 @@ def build_disconnect_prompt(status: UserStatus) -> Message:
     assert status.account is not None and status.tenant is not None
     who = status.account.display_name or status.account.jira_account_id
     text = f"Disconnect your Jira account ({who} on {status.tenant.site_host})?"
-    return ephemeral(text, [
-        section(text + " I'll forget your Jira tokens; issues you created stay in Jira."),
-        actions(button(
-            "Disconnect", ids.ACTION_DISCONNECT, value="disconnect", style="danger",
-            confirm=confirm_dialog("Disconnect Jira?",
-                                   f"You'll need `/jira connect` again to create issues as {who}.",
-                                   "Disconnect"),
-        )),
-    ])
+    return ephemeral(
+        text,
+        [
+            section(text + " I'll forget your Jira tokens; issues you created stay in Jira."),
+            actions(
+                button(
+                    "Disconnect",
+                    ids.ACTION_DISCONNECT,
+                    value="disconnect",
+                    style="danger",
+                    confirm=confirm_dialog(
+                        "Disconnect Jira?",
+                        f"You'll need `/jira connect` again to create issues as {who}.",
+                        "Disconnect",
+                    ),
+                )
+            ),
+        ],
+    )
 
 
 DISCONNECTED = "Done: your Jira account is disconnected. Run `/jira connect` any time to link it again."
@@ -125,28 +151,46 @@ NOT_LINKED = "You have no Jira account linked, so there's nothing to disconnect.
 
 def build_uninstall_prompt(status: AdminStatus) -> Message:
     site = status.tenant.site_host
-    text = (f"Disconnect this workspace from Jira at {site}? This removes the connection and "
-            f"the links of all {status.counts.linked + status.counts.needs_reconnect} users.")
-    return ephemeral(text, [
-        section(text),
-        actions(button(
-            "Uninstall", ids.ACTION_UNINSTALL, value="uninstall", style="danger",
-            confirm=confirm_dialog("Disconnect Jira?",
-                                   f"Everyone's Jira link on {site} will be removed. "
-                                   "Issues already created stay in Jira.", "Uninstall"),
-        )),
-    ])
+    text = (
+        f"Disconnect this workspace from Jira at {site}? This removes the connection and "
+        f"the links of all {status.counts.linked + status.counts.needs_reconnect} users."
+    )
+    return ephemeral(
+        text,
+        [
+            section(text),
+            actions(
+                button(
+                    "Uninstall",
+                    ids.ACTION_UNINSTALL,
+                    value="uninstall",
+                    style="danger",
+                    confirm=confirm_dialog(
+                        "Disconnect Jira?",
+                        f"Everyone's Jira link on {site} will be removed. "
+                        "Issues already created stay in Jira.",
+                        "Uninstall",
+                    ),
+                )
+            ),
+        ],
+    )
 
 
 def admin_status_text(status: AdminStatus) -> str:
     tenant = status.tenant
     kind = "Jira Cloud" if tenant.is_cloud else "Jira Data Center"
-    default = (f"{tenant.default_project_name} ({tenant.default_project_key})"
-               if tenant.default_project_key else "none")
-    return (f"*{kind}* at {tenant.site_host}\n"
-            f"Installed by <@{tenant.installed_by}> on {_when(tenant.installed_at)}\n"
-            f"Linked users: {status.counts.linked} · needing reconnect: {status.counts.needs_reconnect}\n"
-            f"Default project: {default}")
+    default = (
+        f"{tenant.default_project_name} ({tenant.default_project_key})"
+        if tenant.default_project_key
+        else "none"
+    )
+    return (
+        f"*{kind}* at {tenant.site_host}\n"
+        f"Installed by <@{tenant.installed_by}> on {_when(tenant.installed_at)}\n"
+        f"Linked users: {status.counts.linked} · needing reconnect: {status.counts.needs_reconnect}\n"
+        f"Default project: {default}"
+    )
 
 
 def default_project_select(status: AdminStatus) -> dict[str, Any]:
@@ -167,15 +211,19 @@ def default_project_select(status: AdminStatus) -> dict[str, Any]:
 
 def build_admin_status_message(status: AdminStatus) -> Message:
     text = admin_status_text(status)
-    return ephemeral(text.replace("*", ""), [
-        section(text),
-        section("*Default project* for new issues", accessory=default_project_select(status)),
-        context("Change the site with `/jira admin uninstall`, then `/jira admin install`."),
-    ])
+    return ephemeral(
+        text.replace("*", ""),
+        [
+            section(text),
+            section("*Default project* for new issues", accessory=default_project_select(status)),
+            context("Change the site with `/jira admin uninstall`, then `/jira admin install`."),
+        ],
+    )
 
 
-def build_install_modal(redirect_uri: str, *, initial_url: str | None = None,
-                        cloud_available: bool = True) -> dict[str, Any]:
+def build_install_modal(
+    redirect_uri: str, *, initial_url: str | None = None, cloud_available: bool = True
+) -> dict[str, Any]:
     kinds = [option("Jira Data Center / Server", "datacenter")]
     if cloud_available:
         kinds.insert(0, option("Jira Cloud", "cloud"))
@@ -194,34 +242,69 @@ def build_install_modal(redirect_uri: str, *, initial_url: str | None = None,
     if initial_url:
         url_element["initial_value"] = initial_url[:500]
     blocks = [
-        section("Connect this workspace to one Jira site. You'll authorize in Jira, and be linked to "
-                "your own Jira account at the same time."),
-        {"type": "input", "block_id": ids.BLOCK_INSTALL_KIND, "label": plain("Jira type"),
-         "element": kind_element},
-        {"type": "input", "block_id": ids.BLOCK_INSTALL_URL, "label": plain("Base URL"),
-         "element": url_element,
-         "hint": plain(f"Cloud: {CLOUD_EXAMPLE} · Data Center: {DATACENTER_EXAMPLE}")},
+        section(
+            "Connect this workspace to one Jira site. You'll authorize in Jira, and be linked to "
+            "your own Jira account at the same time."
+        ),
+        {
+            "type": "input",
+            "block_id": ids.BLOCK_INSTALL_KIND,
+            "label": plain("Jira type"),
+            "element": kind_element,
+        },
+        {
+            "type": "input",
+            "block_id": ids.BLOCK_INSTALL_URL,
+            "label": plain("Base URL"),
+            "element": url_element,
+            "hint": plain(f"Cloud: {CLOUD_EXAMPLE} · Data Center: {DATACENTER_EXAMPLE}"),
+        },
         divider(),
-        section("*Data Center only:* in Jira, go to *Administration → Applications → Application links*, "
-                "create an *External application* link with direction *Incoming*, permission *Write*, "
-                "and this redirect URL:"),
+        section(
+            "*Data Center only:* in Jira, go to *Administration → Applications → Application links*, "
+            "create an *External application* link with direction *Incoming*, permission *Write*, "
+            "and this redirect URL:"
+        ),
         section(f"```{redirect_uri}```"),
-        {"type": "input", "block_id": ids.BLOCK_INSTALL_CLIENT_ID, "label": plain("Client ID"),
-         "optional": True,
-         "element": {"type": "plain_text_input", "action_id": ids.BLOCK_INSTALL_CLIENT_ID, "max_length": 255,
-                     "placeholder": plain("From the application link")}},
-        {"type": "input", "block_id": ids.BLOCK_INSTALL_CLIENT_SECRET, "label": plain("Client secret"),
-         "optional": True,
-         "element": {"type": "plain_text_input", "action_id": ids.BLOCK_INSTALL_CLIENT_SECRET,
-                     "max_length": 255, "placeholder": plain("From the application link")},
-         "hint": plain("Stored encrypted. Not needed for Jira Cloud.")},
+        {
+            "type": "input",
+            "block_id": ids.BLOCK_INSTALL_CLIENT_ID,
+            "label": plain("Client ID"),
+            "optional": True,
+            "element": {
+                "type": "plain_text_input",
+                "action_id": ids.BLOCK_INSTALL_CLIENT_ID,
+                "max_length": 255,
+                "placeholder": plain("From the application link"),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": ids.BLOCK_INSTALL_CLIENT_SECRET,
+            "label": plain("Client secret"),
+            "optional": True,
+            "element": {
+                "type": "plain_text_input",
+                "action_id": ids.BLOCK_INSTALL_CLIENT_SECRET,
+                "max_length": 255,
+                "placeholder": plain("From the application link"),
+            },
+            "hint": plain("Stored encrypted. Not needed for Jira Cloud."),
+        },
     ]
-    return modal("Connect Jira", blocks, callback_id=ids.VIEW_ADMIN_INSTALL, submit="Continue",
-                 close="Cancel")
+    return modal(
+        "Connect Jira", blocks, callback_id=ids.VIEW_ADMIN_INSTALL, submit="Continue", close="Cancel"
+    )
 
 
-def build_authorize_modal(title: str, intro: str, url: str, notes: list[str] | None = None,
-                          *, button_text: str = "Authorize in Jira") -> dict[str, Any]:
+def build_authorize_modal(
+    title: str,
+    intro: str,
+    url: str,
+    notes: list[str] | None = None,
+    *,
+    button_text: str = "Authorize in Jira",
+) -> dict[str, Any]:
     blocks = [section(intro), actions(button(button_text, ids.ACTION_CONNECT_LINK, url=url, style="primary"))]
     if notes:
         blocks.append(context(*notes))
@@ -239,18 +322,30 @@ def build_home_view(status: UserStatus, admin: AdminStatus | None) -> dict[str, 
     if status.tenant is not None:
         if status.account is None or status.account.needs_reconnect:
             label = "Reconnect to Jira" if status.account is not None else "Connect to Jira"
-            blocks.append(actions(button(label, ids.ACTION_CONNECT_START, value="connect",
-                                         style="primary")))
+            blocks.append(actions(button(label, ids.ACTION_CONNECT_START, value="connect", style="primary")))
         else:
             who = status.account.display_name or status.account.jira_account_id
-            blocks.append(actions(button(
-                "Disconnect", ids.ACTION_DISCONNECT, value="disconnect", style="danger",
-                confirm=confirm_dialog("Disconnect Jira?",
-                                       f"You'll need to connect again to create issues as {who}.",
-                                       "Disconnect"),
-            )))
-    blocks.append(context("Turn any message into an issue with *Create Jira issue* in the message's "
-                          "⋯ menu, or run `/jira create`. `/jira help` lists everything."))
+            blocks.append(
+                actions(
+                    button(
+                        "Disconnect",
+                        ids.ACTION_DISCONNECT,
+                        value="disconnect",
+                        style="danger",
+                        confirm=confirm_dialog(
+                            "Disconnect Jira?",
+                            f"You'll need to connect again to create issues as {who}.",
+                            "Disconnect",
+                        ),
+                    )
+                )
+            )
+    blocks.append(
+        context(
+            "Turn any message into an issue with *Create Jira issue* in the message's "
+            "⋯ menu, or run `/jira create`. `/jira help` lists everything."
+        )
+    )
     if admin is not None:
         blocks += [
             divider(),
@@ -262,9 +357,14 @@ def build_home_view(status: UserStatus, admin: AdminStatus | None) -> dict[str, 
 
 
 def build_reconnect_dm(site: str) -> Message:
-    text = (f"Your Jira link on {site} stopped working (the authorization was revoked or expired). "
-            "Run `/jira connect` or use the button to link it again.")
-    return {"text": text, "blocks": [
-        section(text),
-        actions(button("Reconnect to Jira", ids.ACTION_CONNECT_START, value="connect", style="primary")),
-    ]}
+    text = (
+        f"Your Jira link on {site} stopped working (the authorization was revoked or expired). "
+        "Run `/jira connect` or use the button to link it again."
+    )
+    return {
+        "text": text,
+        "blocks": [
+            section(text),
+            actions(button("Reconnect to Jira", ids.ACTION_CONNECT_START, value="connect", style="primary")),
+        ],
+    }
