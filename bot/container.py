@@ -5,27 +5,36 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
 from bot.clock import Clock, SystemClock
-from bot.settings import DEFAULT_SQLITE_PATH, Settings
-from bot.slack.app import SlackGateway, build_bolt_app, build_installation_store
+from bot.jira.personal_data import PersonalDataClient
+from bot.jobs.scheduler import JobScheduler
+from bot.jobs.tasks import JobServices, build_jobs
 from bot.services.admins import AdminPolicy
+from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
 from bot.services.notify import Notifier
 from bot.services.oauth_apps import OAuthApps
+from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
 from bot.services.tokens import TokenService
-from bot.slack.listeners import commands
+from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
+from bot.settings import DEFAULT_SQLITE_PATH, Settings
+from bot.slack.app import SlackGateway, build_bolt_app, build_installation_store
+from bot.slack.listeners import commands, errors
+from bot.slack.listeners import issues as issue_listeners
+from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
 from bot.web.oauth import oauth_callback_route
 from storage.crypto import Encryptor, load_or_create_key_file
 from storage.db import async_database_url, create_engine
+from storage.slack_installations import EncryptedInstallationStore
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -44,7 +53,7 @@ class Components:
     clock: Clock
     storage: Storage
     http: httpx.AsyncClient
-    installation_store: AsyncInstallationStore | None
+    installation_store: EncryptedInstallationStore | None
     gateway: SlackGateway
     bolt: AsyncApp
     router: commands.CommandRouter
@@ -70,11 +79,12 @@ def build_components(settings: Settings, *, clock: Clock | None = None,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": "jirabot/0.1"},
     )
-    installation_store = build_installation_store(settings, engine)
+    installation_store = build_installation_store(settings, engine, storage.encryptor)
     gateway = SlackGateway(settings, installation_store)
     bolt = build_bolt_app(settings, engine, installation_store)
     router = commands.CommandRouter()
     commands.register(bolt, router)
+    errors.register(bolt)
     components = Components(
         settings=settings,
         clock=clock,
@@ -86,6 +96,8 @@ def build_components(settings: Settings, *, clock: Clock | None = None,
         router=router,
     )
     _wire_linking(components)
+    _wire_issues(components)
+    _wire_jobs(components)
     return components
 
 
@@ -104,3 +116,39 @@ def _wire_linking(c: Components) -> None:
         redirect_uri=c.settings.oauth_redirect_uri, cloud_available=apps.cloud_configured,
     ))
     c.routes.append(oauth_callback_route(linking, notifier))
+
+
+def _wire_jobs(c: Components) -> None:
+    """Slack lifecycle events, and the background jobs (started with the app when JIRABOT_SCHEDULER)."""
+    settings = c.settings
+    tokens: TokenService = c.services["tokens"]
+    cleanup = WorkspaceCleanup(c.storage, c.installation_store, c.clock)
+    lifecycle_listeners.register(c.bolt, lifecycle_listeners.LifecycleListeners(cleanup))
+    upkeep = TokenUpkeep(c.storage, tokens, c.clock,
+                         ahead=timedelta(seconds=settings.jirabot_token_refresh_ahead),
+                         idle=timedelta(days=settings.jirabot_refresh_idle_days))
+    hygiene = Hygiene(c.storage, c.clock,
+                      audit_retention=timedelta(days=settings.jirabot_audit_retention_days))
+    rotation = KeyRotation(c.storage, c.installation_store)
+    reporting = PersonalDataService(
+        c.storage, tokens,
+        PersonalDataClient(c.http, api_url=settings.atlassian_api_url, timeout=settings.jirabot_http_timeout),
+        c.clock,
+    )
+    scheduler = JobScheduler(c.storage.leases, c.clock,
+                             lease_ttl=timedelta(seconds=settings.jirabot_job_lease_seconds))
+    for job in build_jobs(settings, JobServices(upkeep, hygiene, reporting, rotation)):
+        scheduler.add(job)
+    c.services.update(workspace_cleanup=cleanup, token_upkeep=upkeep, hygiene=hygiene, key_rotation=rotation,
+                      personal_data=reporting, scheduler=scheduler)
+    if settings.jirabot_scheduler:
+        c.startup.append(scheduler.start)
+        c.shutdown.append(scheduler.stop)
+
+
+def _wire_issues(c: Components) -> None:
+    issues = IssueService(c.storage, c.services["tokens"], c.services["linking"], c.clock)
+    c.services.update(issues=issues)
+    issue_listeners.register(c.bolt, c.router, issue_listeners.IssueListeners(
+        issues=issues, projects=c.services["projects"],
+    ))

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     jirabot_audit_retention_days: int = Field(default=365, ge=1)
     jirabot_personal_data_interval: int = Field(default=86400, ge=60)
     jirabot_key_rotation_interval: int = Field(default=86400, ge=60)
+    jirabot_job_lease_seconds: int = Field(default=60, ge=2)
     jirabot_scheduler: bool = True
     jirabot_http_timeout: float = Field(default=10.0, gt=0)
 

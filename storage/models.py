@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from storage.slack_installations import BOT_TOKEN_FIELDS, INSTALLATION_TOKEN_FIELDS
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -211,7 +213,13 @@ class JobLease(Base):
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# slack_sdk's installation and OAuth state stores (multi-workspace mode) on the same database.
-SQLAlchemyInstallationStore.build_installations_table(Base.metadata, SLACK_INSTALLATIONS_TABLE)
-SQLAlchemyInstallationStore.build_bots_table(Base.metadata, SLACK_BOTS_TABLE)
+# slack_sdk's installation and OAuth state stores (multi-workspace mode) on the same database. Their
+# token columns hold Fernet ciphertext (storage.slack_installations), hence Text (migration 0002).
+_installations = SQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, SLACK_INSTALLATIONS_TABLE
+)
+_bots = SQLAlchemyInstallationStore.build_bots_table(Base.metadata, SLACK_BOTS_TABLE)
+for _table, _names in ((_installations, INSTALLATION_TOKEN_FIELDS), (_bots, BOT_TOKEN_FIELDS)):
+    for _name in _names:
+        _table.c[_name].type = Text()
 SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, SLACK_OAUTH_STATES_TABLE)

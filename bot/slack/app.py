@@ -9,13 +9,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
+from storage.crypto import Encryptor
 from storage.models import SLACK_BOTS_TABLE, SLACK_INSTALLATIONS_TABLE, SLACK_OAUTH_STATES_TABLE
+from storage.slack_installations import EncryptedInstallationStore
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,15 @@ def slack_authorize_url(settings: Settings) -> str:
     return f"{parts.scheme}://{parts.netloc}/oauth/v2/authorize"
 
 
-def build_installation_store(settings: Settings, engine: AsyncEngine) -> AsyncInstallationStore | None:
+def build_installation_store(
+    settings: Settings, engine: AsyncEngine, encryptor: Encryptor
+) -> EncryptedInstallationStore | None:
     if not settings.multi_workspace:
         return None
-    return AsyncSQLAlchemyInstallationStore(
+    return EncryptedInstallationStore(
         client_id=settings.slack_client_id or "",
         engine=engine,
+        encryptor=encryptor,
         bots_table_name=SLACK_BOTS_TABLE,
         installations_table_name=SLACK_INSTALLATIONS_TABLE,
     )

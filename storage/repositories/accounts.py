@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Encryptor
@@ -30,6 +30,18 @@ class JiraIdentity:
     account_id: str
     display_name: str | None
     email: str | None
+
+
+@dataclass(frozen=True)
+class PersonalDataEntry:
+    """An Atlassian account whose personal data is stored, and since when that data is known current."""
+
+    jira_account_id: str
+    as_of: datetime
+
+
+# Keys of audit details that hold personal data, redacted when an account is erased.
+PERSONAL_DETAIL_KEYS = frozenset({"display_name", "email"})
 
 
 @dataclass(frozen=True)
@@ -330,8 +342,13 @@ class AccountRepository:
             return [self.record(row) for row in rows]
 
     async def erase_jira_account(self, jira_account_id: str, *, now: datetime, reason: str) -> int:
-        """Erases everything stored about a Jira account (links, tokens, name, email)."""
+        """Erases everything stored about a Jira account (links, tokens, name, email, and the name and
+        email in earlier audit entries about it), with an audit entry per link removed."""
         async with self._db.transaction() as session:
+            earlier = await session.scalars(select(AuditEntry).where(AuditEntry.subject == jira_account_id))
+            for entry in earlier:
+                if entry.detail and PERSONAL_DETAIL_KEYS & entry.detail.keys():
+                    entry.detail = {k: v for k, v in entry.detail.items() if k not in PERSONAL_DETAIL_KEYS}
             rows = list(
                 await session.scalars(
                     select(JiraAccount).where(JiraAccount.jira_account_id == jira_account_id)
@@ -350,6 +367,62 @@ class AccountRepository:
                 )
             await session.execute(delete(JiraAccount).where(JiraAccount.jira_account_id == jira_account_id))
             return len(rows)
+
+    async def list_personal_data(self) -> list[PersonalDataEntry]:
+        """Atlassian account ids stored for Jira Cloud links, one entry per account id.
+
+        `as_of` is when the stored name and email were last known current: the later of the link time
+        and `personal_data_reported_at` (set when a report confirmed them or they were fetched again);
+        for an account linked in several workspaces, the earliest of those.
+        """
+        async with self._db.transaction() as session:
+            rows = await session.execute(
+                select(JiraAccount.jira_account_id, JiraAccount.linked_at,
+                       JiraAccount.personal_data_reported_at)
+                .join(TenantInstall, TenantInstall.id == JiraAccount.tenant_id)
+                .where(TenantInstall.kind == "cloud", JiraAccount.jira_account_id.is_not(None))
+            )
+            as_of: dict[str, datetime] = {}
+            for account_id, linked_at, confirmed_at in rows:
+                if account_id is None:
+                    continue
+                current = max(linked_at, confirmed_at) if confirmed_at is not None else linked_at
+                as_of[account_id] = min(current, as_of.get(account_id, current))
+        return [PersonalDataEntry(account_id, as_of[account_id]) for account_id in sorted(as_of)]
+
+    async def mark_personal_data_current(self, jira_account_ids: list[str], now: datetime) -> int:
+        """Records that a report confirmed the stored data of these accounts as current."""
+        if not jira_account_ids:
+            return 0
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(JiraAccount)
+                .where(JiraAccount.jira_account_id.in_(jira_account_ids))
+                .values(personal_data_reported_at=now)
+            )
+            return int(result.rowcount or 0)
+
+    async def list_by_jira_account(self, jira_account_id: str) -> list[AccountRecord]:
+        async with self._db.transaction() as session:
+            rows = await session.scalars(
+                select(JiraAccount)
+                .where(JiraAccount.jira_account_id == jira_account_id)
+                .order_by(JiraAccount.id)
+            )
+            return [self.record(row) for row in rows]
+
+    async def update_identity(self, account_id: int, *, display_name: str | None, email: str | None,
+                              now: datetime) -> bool:
+        """Stores a freshly fetched name and email, current as of `now`; False if the link is gone."""
+        async with self._db.transaction() as session:
+            row = await session.get(JiraAccount, account_id)
+            if row is None:
+                return False
+            row.display_name = display_name
+            row.email = email
+            row.personal_data_reported_at = now
+            row.updated_at = now
+            return True
 
     async def delete_for_user(self, team_id: str, slack_user_id: str, *, now: datetime, reason: str) -> bool:
         return await self.unlink(team_id, slack_user_id, actor=f"system:{reason}", now=now)

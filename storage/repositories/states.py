@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, update
 
 from storage.crypto import Encryptor
 from storage.database import Database
-from storage.models import OAuthState
+from storage.models import SLACK_OAUTH_STATES_TABLE, Base, OAuthState
 
 
 class StateRejection(enum.StrEnum):
@@ -110,3 +110,24 @@ class StateRepository:
         async with self._db.transaction() as session:
             result = await session.execute(delete(OAuthState).where(OAuthState.expires_at <= now))
             return int(result.rowcount or 0)
+
+    async def delete_expired_slack_states(self, now: datetime) -> int:
+        """Deletes expired states of the Slack install flow (slack_sdk's table, naive UTC times)."""
+        table = Base.metadata.tables[SLACK_OAUTH_STATES_TABLE]
+        naive_now = now.astimezone(UTC).replace(tzinfo=None)
+        async with self._db.transaction() as session:
+            result = await session.execute(delete(table).where(table.c.expire_at <= naive_now))
+            return int(result.rowcount or 0)
+
+    async def rotate_secrets(self) -> int:
+        """Re-encrypts PKCE verifiers and install details stored under an older key; returns how many."""
+        rotated = 0
+        async with self._db.transaction() as session:
+            rows = await session.scalars(select(OAuthState))
+            for row in rows:
+                for column in ("code_verifier_enc", "payload_enc"):
+                    value = getattr(row, column)
+                    if value is not None and self._enc.needs_rotation(value):
+                        setattr(row, column, self._enc.rotate(value))
+                        rotated += 1
+        return rotated

@@ -62,6 +62,21 @@ def test_a_workspace_installs_through_slack_oauth_and_is_then_served(
     assert "/jira connect" in result.json()["text"]
     # The bot authorised the request with the installation it stored for this workspace.
     assert any(c.token == bot_token for c in slack.calls if c.method == "auth.test")
+    # …which holds the bot token encrypted, never in plain text.
+    stored = multi_bot.run(_dump_tables(multi_bot, "slack_installations", "slack_bots"))
+    assert TEAM in stored and bot_token not in stored
+
+
+async def _dump_tables(bot: BotHarness, *tables: str) -> str:
+    from sqlalchemy import text
+
+    async with bot.storage.db.engine.connect() as connection:
+        rows = [
+            repr(tuple(row))
+            for table in tables
+            for row in await connection.execute(text(f"SELECT * FROM {table}"))
+        ]
+    return "\n".join(rows)
 
 
 def test_a_workspace_that_never_installed_is_refused(multi_bot: BotHarness, slack: SlackEmulator) -> None:

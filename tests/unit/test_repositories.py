@@ -67,13 +67,17 @@ async def test_idempotency_claims_once(storage: Storage) -> None:
     assert (await storage.idempotency.claim("k1", team_id="T1", now=NOW, expires_at=NOW)).claimed
 
 
-async def test_a_lease_has_one_holder_until_it_expires(storage: Storage) -> None:
+async def test_a_due_run_is_claimed_by_one_holder_until_released_or_expired(storage: Storage) -> None:
     ttl = timedelta(seconds=30)
-    assert await storage.leases.try_acquire("job", "a", now=NOW, ttl=ttl)
-    assert not await storage.leases.try_acquire("job", "b", now=NOW + timedelta(seconds=10), ttl=ttl)
-    assert await storage.leases.try_acquire("job", "b", now=NOW + timedelta(seconds=31), ttl=ttl)
-    await storage.leases.release("job", "b", ran_at=NOW)
-    assert await storage.leases.try_acquire("job", "a", now=NOW + timedelta(seconds=32), ttl=ttl)
+    assert (await storage.leases.claim_due("job", "a", now=NOW, ttl=ttl)).acquired
+    refused = await storage.leases.claim_due("job", "b", now=NOW + timedelta(seconds=10), ttl=ttl)
+    assert not refused.acquired and refused.holder == "a"
+    # The holder died without releasing: once its lease expires the run, still due, is taken over.
+    assert (await storage.leases.claim_due("job", "b", now=NOW + timedelta(seconds=31), ttl=ttl)).acquired
+    await storage.leases.release("job", "b", ran_at=NOW, next_due_at=NOW + timedelta(hours=1))
+    early = await storage.leases.claim_due("job", "a", now=NOW + timedelta(minutes=5), ttl=ttl)
+    assert not early.acquired and early.next_due_at == NOW + timedelta(hours=1)
+    assert (await storage.leases.claim_due("job", "a", now=NOW + timedelta(hours=1), ttl=ttl)).acquired
 
 
 async def test_replicas_starting_together_migrate_once(database_url: str) -> None:
@@ -110,3 +114,51 @@ async def test_replicas_starting_together_migrate_once(database_url: str) -> Non
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_slack_installations_keep_tokens_encrypted_and_rotate(database_url: str, tmp_path) -> None:
+    from slack_sdk.oauth.installation_store import Installation
+    from sqlalchemy import text
+
+    from storage.slack_installations import EncryptedInstallationStore
+
+    engine = create_engine(async_database_url(database_url, tmp_path / "x.sqlite3"))
+    await upgrade(engine)
+    old, new = generate_key(), generate_key()
+    names = {"bots_table_name": "slack_bots", "installations_table_name": "slack_installations"}
+    try:
+        store = EncryptedInstallationStore("111.222", engine, Encryptor.from_string(old), **names)
+        await store.async_save(
+            Installation(
+                app_id="A1",
+                team_id="T9",
+                user_id="U9",
+                bot_token="xoxb-plain-bot",
+                bot_id="B9",
+                bot_user_id="U0BOT",
+                user_token="xoxp-plain-user",
+            )
+        )
+
+        async def raw() -> str:
+            async with engine.connect() as connection:
+                rows = [
+                    repr(tuple(r))
+                    for t in ("slack_bots", "slack_installations")
+                    for r in await connection.execute(text(f"SELECT * FROM {t}"))
+                ]
+            return "\n".join(rows)
+
+        assert "T9" in await raw() and "xox" not in await raw()
+        found = await store.async_find_installation(enterprise_id=None, team_id="T9")
+        assert (found.bot_token, found.user_token) == ("xoxb-plain-bot", "xoxp-plain-user")
+        rotated = EncryptedInstallationStore(
+            "111.222", engine, Encryptor.from_string(f"{new},{old}"), **names
+        )
+        assert await rotated.rotate_secrets() == 3
+        newest_only = EncryptedInstallationStore("111.222", engine, Encryptor.from_string(new), **names)
+        assert (
+            await newest_only.async_find_bot(enterprise_id=None, team_id="T9")
+        ).bot_token == "xoxb-plain-bot"
+    finally:
+        await engine.dispose()

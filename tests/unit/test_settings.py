@@ -10,6 +10,16 @@ from storage.crypto import generate_key
 BASE = {"slack_signing_secret": "s3cret", "slack_bot_token": "xoxb-1-2", "_env_file": None}
 
 
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read settings from the environment: the test run's own (DATABASE_URL…) must not leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "JIRABOT_", "ATLASSIAN_", "LOG_")) or name in {"DATABASE_URL", "PORT"}:
+            monkeypatch.delenv(name)
+
+
 def test_defaults_are_sensible() -> None:
     settings = load_settings(**BASE)
     assert settings.slack_api_url == "https://slack.com/api/"

@@ -1,0 +1,60 @@
+"""The scheduled jobs: each a thin function that runs one pass of a service and reports its counts.
+
+The scheduler logs each run as `jobs.<name>.done` with these counts (never a token).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from functools import partial
+
+from bot.jobs.scheduler import Job, JobOutcome
+from bot.services.personal_data import PersonalDataService
+from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep
+from bot.settings import Settings
+
+TOKEN_UPKEEP = "token_upkeep"
+HYGIENE = "hygiene"
+PERSONAL_DATA = "personal_data"
+KEY_ROTATION = "key_rotation"
+
+
+async def token_upkeep(service: TokenUpkeep) -> JobOutcome:
+    return JobOutcome(asdict(await service.run()))
+
+
+async def hygiene(service: Hygiene) -> JobOutcome:
+    return JobOutcome(asdict(await service.run()))
+
+
+async def personal_data(service: PersonalDataService) -> JobOutcome:
+    result = await service.report()
+    return JobOutcome(result.counts(), next_run_in=result.next_run_in)
+
+
+async def key_rotation(service: KeyRotation) -> JobOutcome:
+    return JobOutcome(asdict(await service.run()))
+
+
+@dataclass(frozen=True)
+class JobServices:
+    upkeep: TokenUpkeep
+    hygiene: Hygiene
+    reporting: PersonalDataService
+    rotation: KeyRotation
+
+
+def build_jobs(settings: Settings, services: JobServices) -> list[Job]:
+    def every(seconds: int) -> timedelta:
+        return timedelta(seconds=seconds)
+
+    return [
+        Job(TOKEN_UPKEEP, every(settings.jirabot_token_refresh_interval),
+            partial(token_upkeep, services.upkeep)),
+        Job(HYGIENE, every(settings.jirabot_cleanup_interval), partial(hygiene, services.hygiene)),
+        Job(PERSONAL_DATA, every(settings.jirabot_personal_data_interval),
+            partial(personal_data, services.reporting)),
+        Job(KEY_ROTATION, every(settings.jirabot_key_rotation_interval),
+            partial(key_rotation, services.rotation)),
+    ]

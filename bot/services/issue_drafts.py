@@ -1,0 +1,299 @@
+"""What the create-issue form starts with: a Slack message read into a summary and description, and the
+drafts that keep them (with the full text of long messages) while the modal is open."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.jira.formatting import (
+    SLACK_INPUT_LIMIT,
+    SlackMentions,
+    mentioned_channel_ids,
+    mentioned_user_ids,
+    summary_from_text,
+    truncate_for_slack_input,
+    utf16_len,
+)
+from bot.services.create_meta import source_line
+from storage.store import Storage
+
+log = logging.getLogger(__name__)
+
+DRAFT_LIFETIME = timedelta(days=1)
+SUMMARY_LIMIT = 255
+MENTION_LOOKUPS = 25
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
+_CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^<>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^<>]*)?>")
+_LABELLED_SPECIAL = re.compile(r"<!(?:subteam\^[A-Z0-9]+|date\^[^|<>]*)\|([^<>]*)>")
+
+
+@dataclass(frozen=True)
+class SourceMessage:
+    """The message a shortcut acts on, read from the `message_action` payload.
+
+    ``text`` is the message's text, or for one without (only files, attachments or blocks) whatever
+    text those have; ``has_own_text`` tells which.
+    """
+
+    channel_id: str
+    ts: str
+    thread_ts: str | None
+    text: str
+    team_domain: str | None
+    has_own_text: bool = True
+
+    @classmethod
+    def from_payload(cls, body: Mapping[str, Any]) -> SourceMessage:
+        message = body.get("message") or {}
+        channel = body.get("channel") or {}
+        ts = str(message.get("ts") or body.get("message_ts") or "")
+        thread_ts = message.get("thread_ts")
+        return cls(
+            channel_id=str(channel.get("id") or message.get("channel") or ""),
+            ts=ts,
+            thread_ts=str(thread_ts) if thread_ts and thread_ts != ts else None,
+            text=text_of_message(message),
+            team_domain=(body.get("team") or {}).get("domain"),
+            has_own_text=bool(str(message.get("text") or "").strip()),
+        )
+
+
+@dataclass(frozen=True)
+class FormTexts:
+    """The summary and description the form shows; ``truncated`` when the message did not fit."""
+
+    summary: str = ""
+    description: str = ""
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """A message turned into form texts, with what Jira gets when the description is left as is."""
+
+    summary: str = ""
+    description: str = ""
+    body: str = ""
+    permalink: str | None = None
+    truncated: bool = False
+
+    @property
+    def texts(self) -> FormTexts:
+        return FormTexts(self.summary, self.description, self.truncated)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary, "description": self.description, "body": self.body,
+                "permalink": self.permalink, "truncated": self.truncated}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Prefill:
+        return cls(str(data.get("summary") or ""), str(data.get("description") or ""),
+                   str(data.get("body") or ""), data.get("permalink"), bool(data.get("truncated")))
+
+
+def description_digest(text: str) -> str:
+    """A fingerprint of a description, to tell whether the user edited the prefilled one."""
+    normalised = text.replace("\r\n", "\n").strip()
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:20]
+
+
+def text_of_message(message: Mapping[str, Any]) -> str:
+    """A message's text; for one without (only blocks, attachments or files), whatever text those have."""
+    text = str(message.get("text") or "").strip()
+    if text:
+        return text
+    parts: list[str] = []
+    for block in message.get("blocks") or []:
+        parts.extend(_block_texts(block))
+    for attachment in message.get("attachments") or []:
+        for key in ("pretext", "title", "text"):
+            if attachment.get(key):
+                parts.append(str(attachment[key]))
+        if not any(attachment.get(k) for k in ("pretext", "title", "text")) and attachment.get("fallback"):
+            parts.append(str(attachment["fallback"]))
+    names = [str(f.get("title") or f.get("name")) for f in message.get("files") or []
+             if f.get("title") or f.get("name")]
+    if names:
+        parts.append("Files: " + ", ".join(names))
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _block_texts(block: Mapping[str, Any]) -> list[str]:
+    kind = block.get("type")
+    if kind in ("section", "header"):
+        texts = [str((block.get("text") or {}).get("text") or "")]
+        texts += [str(f.get("text") or "") for f in block.get("fields") or []]
+        return texts
+    if kind == "context":
+        return [str(e.get("text") or "") for e in block.get("elements") or [] if e.get("text")]
+    if kind == "rich_text":
+        return ["".join(_rich_text(e) for e in section.get("elements") or [])
+                for section in block.get("elements") or []]
+    return []
+
+
+def _rich_text(element: Mapping[str, Any]) -> str:
+    kind = element.get("type")
+    if kind == "text":
+        return str(element.get("text") or "")
+    if kind == "link":
+        url = str(element.get("url") or "")
+        return f"<{url}|{element['text']}>" if element.get("text") else f"<{url}>"
+    if kind == "user":
+        return f"<@{element.get('user_id')}>"
+    if kind == "channel":
+        return f"<#{element.get('channel_id')}>"
+    if kind == "emoji":
+        return f":{element.get('name')}:"
+    if kind in ("rich_text_section", "rich_text_preformatted", "rich_text_quote"):
+        return "".join(_rich_text(e) for e in element.get("elements") or [])
+    if kind == "rich_text_list":
+        return "\n".join("• " + _rich_text(e) for e in element.get("elements") or [])
+    return str(element.get("text") or "")
+
+
+def readable_text(text: str, mentions: SlackMentions) -> str:
+    """Slack text with mentions shown as people read them (for the modal): @name, #channel, @here,
+    a user group's handle and a date's fallback text."""
+
+    def user(match: re.Match[str]) -> str:
+        name = mentions.users.get(match[1]) or match[2] or match[1]
+        return "@" + name.removeprefix("@")
+
+    def channel(match: re.Match[str]) -> str:
+        name = mentions.channels.get(match[1]) or match[2] or match[1]
+        return "#" + name.removeprefix("#")
+
+    text = _CHANNEL_MENTION.sub(channel, _USER_MENTION.sub(user, text))
+    text = _SPECIAL.sub(lambda match: "@" + match[1], text)
+    return _LABELLED_SPECIAL.sub(lambda match: match[1], text)
+
+
+def fit_description(body: str, permalink: str | None) -> tuple[str, bool]:
+    """The description input's text: the message (cut to fit Slack) and the link line; and whether
+    the message was cut."""
+    line = source_line(permalink) if permalink else ""
+    room = SLACK_INPUT_LIMIT - (utf16_len(line) + 2 if line else 0)
+    shown = truncate_for_slack_input(body, room)
+    return "\n\n".join(part for part in (shown, line) if part), shown != body
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading a message with Slack's help
+# ---------------------------------------------------------------------------------------------------
+
+
+async def prefill_from_message(client: AsyncWebClient, source: SourceMessage) -> Prefill:
+    """A message turned into form texts: names for its mentions, a summary from its first line (left for
+    the user to write when the message has no text of its own), and a description ending with a link
+    back to it."""
+    mentions = await _mentions(client, source.text)
+    body = readable_text(source.text, mentions)
+    permalink = await _permalink(client, source)
+    description, truncated = fit_description(body, permalink)
+    summary = summary_from_text(source.text, mentions, SUMMARY_LIMIT) if source.has_own_text else ""
+    return Prefill(summary=summary, description=description, body=body, permalink=permalink,
+                   truncated=truncated)
+
+
+async def _mentions(client: AsyncWebClient, text: str) -> SlackMentions:
+    user_ids = sorted(mentioned_user_ids(text))[:MENTION_LOOKUPS]
+    channel_ids = sorted(mentioned_channel_ids(text))[:MENTION_LOOKUPS]
+    users = await asyncio.gather(*(_user_name(client, u) for u in user_ids))
+    channels = await asyncio.gather(*(_channel_name(client, c) for c in channel_ids))
+    return SlackMentions(
+        users={u: n for u, n in zip(user_ids, users, strict=True) if n},
+        channels={c: n for c, n in zip(channel_ids, channels, strict=True) if n},
+    )
+
+
+async def _user_name(client: AsyncWebClient, user_id: str) -> str | None:
+    try:
+        user = (await client.users_info(user=user_id)).get("user") or {}
+    except SlackApiError as exc:
+        log.info("slack.user_lookup_failed", extra={"slack_user_id": user_id,
+                                                    "error": exc.response.get("error")})
+        return None
+    profile = user.get("profile") or {}
+    return (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+            or user.get("name"))
+
+
+async def _channel_name(client: AsyncWebClient, channel_id: str) -> str | None:
+    try:
+        channel = (await client.conversations_info(channel=channel_id)).get("channel") or {}
+    except SlackApiError as exc:
+        log.info("slack.channel_lookup_failed", extra={"channel_id": channel_id,
+                                                       "error": exc.response.get("error")})
+        return None
+    return channel.get("name")
+
+
+async def _permalink(client: AsyncWebClient, source: SourceMessage) -> str | None:
+    try:
+        answer = await client.chat_getPermalink(channel=source.channel_id, message_ts=source.ts)
+        return str(answer["permalink"])
+    except (SlackApiError, KeyError) as exc:
+        log.info("slack.permalink_failed", extra={"channel_id": source.channel_id,
+                                                  "error": getattr(exc, "response", {}).get("error")})
+    if not source.team_domain:
+        return None
+    ts = source.ts.replace(".", "")
+    return f"https://{source.team_domain}.slack.com/archives/{source.channel_id}/p{ts}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Drafts
+# ---------------------------------------------------------------------------------------------------
+
+
+class DraftStore:
+    """The prefill of an open modal, kept (encrypted) until its issue is created or it expires.
+
+    The full text of a long message does not fit in Slack's inputs or `private_metadata`, and a
+    confirmation step comes between the shortcut and the form; so it waits here, keyed by view. It
+    lives in the expiring key table that idempotency keys use, under its own `draft:` prefix.
+    """
+
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    @staticmethod
+    def _key(team_id: str, view_id: str) -> str:
+        return f"draft:{team_id}:{view_id}"
+
+    async def save(self, team_id: str, view_id: str, prefill: Prefill) -> None:
+        now = self._clock.now()
+        key = self._key(team_id, view_id)
+        await self._storage.idempotency.claim(key, team_id=team_id, now=now, expires_at=now + DRAFT_LIFETIME)
+        sealed = self._storage.encryptor.encrypt(json.dumps(prefill.to_json()))
+        await self._storage.idempotency.complete(key, {"draft": sealed})
+
+    async def load(self, team_id: str, view_id: str) -> Prefill | None:
+        now = self._clock.now()
+        key = self._key(team_id, view_id)
+        found = await self._storage.idempotency.claim(key, team_id=team_id, now=now, expires_at=now)
+        if found.claimed:  # there was none: forget the placeholder the lookup made
+            await self._storage.idempotency.release(key)
+            return None
+        sealed = (found.result or {}).get("draft")
+        if not sealed:
+            return None
+        return Prefill.from_json(json.loads(self._storage.encryptor.decrypt(sealed)))
+
+    async def discard(self, team_id: str, view_id: str) -> None:
+        await self._storage.idempotency.release(self._key(team_id, view_id))
