@@ -278,19 +278,15 @@ class DraftStore:
 
     async def save(self, team_id: str, view_id: str, prefill: Prefill) -> None:
         now = self._clock.now()
-        key = self._key(team_id, view_id)
-        await self._storage.idempotency.claim(key, team_id=team_id, now=now, expires_at=now + DRAFT_LIFETIME)
         sealed = self._storage.encryptor.encrypt(json.dumps(prefill.to_json()))
-        await self._storage.idempotency.complete(key, {"draft": sealed})
+        await self._storage.idempotency.put(
+            self._key(team_id, view_id), team_id=team_id, result={"draft": sealed}, now=now,
+            expires_at=now + DRAFT_LIFETIME,
+        )
 
     async def load(self, team_id: str, view_id: str) -> Prefill | None:
-        now = self._clock.now()
-        key = self._key(team_id, view_id)
-        found = await self._storage.idempotency.claim(key, team_id=team_id, now=now, expires_at=now)
-        if found.claimed:  # there was none: forget the placeholder the lookup made
-            await self._storage.idempotency.release(key)
-            return None
-        sealed = (found.result or {}).get("draft")
+        found = await self._storage.idempotency.get(self._key(team_id, view_id), now=self._clock.now())
+        sealed = (found or {}).get("draft")
         if not sealed:
             return None
         return Prefill.from_json(json.loads(self._storage.encryptor.decrypt(sealed)))

@@ -45,6 +45,26 @@ class IdempotencyRepository:
                     return await self.claim(key, team_id=team_id, now=now, expires_at=expires_at)
                 return Claim(False, row.status, row.result)
 
+    async def put(self, key: str, *, team_id: str, result: dict[str, Any], now: datetime,
+                  expires_at: datetime) -> None:
+        """Stores a finished value under `key` (replacing any), until `expires_at`."""
+        async with self._db.transaction() as session:
+            row = await session.get(IdempotencyKey, key)
+            if row is None:
+                row = IdempotencyKey(key=key, team_id=team_id, created_at=now)
+                session.add(row)
+            row.status = DONE
+            row.result = result
+            row.expires_at = expires_at
+
+    async def get(self, key: str, *, now: datetime) -> dict[str, Any] | None:
+        """The finished value under `key`, unless it has expired."""
+        async with self._db.transaction() as session:
+            row = await session.get(IdempotencyKey, key)
+            if row is None or row.status != DONE or row.expires_at <= now:
+                return None
+            return row.result
+
     async def complete(self, key: str, result: dict[str, Any]) -> None:
         async with self._db.transaction() as session:
             row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))

@@ -394,8 +394,9 @@ def test_the_duplicate_view_lists_existing_issues_and_asks() -> None:
     links = tuple(IssueLinkRecord("T1", "C1", "1.2", f"ENG-{i}", f"{SITE}/browse/ENG-{i}", "A <b>",
                                   "U0BOB0001", when) for i in range(1, 8))
     view = assert_valid(views.build_step_view(ShowDuplicate(links, STATE)))
-    assert view["callback_id"] == views.VIEW_CREATE_ANOTHER
-    assert view["submit"]["text"] == "Create another"
+    assert view["callback_id"] == views.VIEW_CREATE_ANOTHER and "submit" not in view
+    [button] = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (button["action_id"], button["text"]["text"]) == (views.ACTION_CREATE_ANOTHER, "Create another")
     assert decode_metadata(view["private_metadata"]) == STATE
     text = texts_of(view)
     assert views.ALREADY_LINKED_MANY in text and "ENG-7" in text and "ENG-1|" not in text

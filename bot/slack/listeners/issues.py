@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: How long a submission may wait for Jira before the "Creating…" view is shown instead.
 ACK_BUDGET = 2.0
+#: The least time between acking with "Creating…" and replacing it with the result.
+ACK_SETTLE = 0.5
 
 
 @dataclass
@@ -67,9 +69,12 @@ class IssueListeners:
         step = await self.issues.start_from_command(actor, body.get("channel_id"), command.args)
         await self._show(client, view_id, views.build_step_view(step))
 
-    async def on_create_another(self, ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient,
+    async def on_create_another(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                                 context: AsyncBoltContext) -> None:
-        await ack(response_action="update", view=views.build_loading_view())
+        await ack()
+        view = body.get("view") or {}
+        if not await self._show(client, view["id"], views.build_loading_view(), view_hash=view.get("hash")):
+            return  # closed, or already moving on (a double click)
         state = decode_metadata(view.get("private_metadata"))
         step = await self.issues.resume(actor_of(context), view["id"], state)
         await self._show(client, view["id"], views.build_step_view(step))
@@ -139,7 +144,11 @@ class IssueListeners:
             await ack(**views.submission_ack(outcome, view))
         else:
             await ack(response_action="update", view=views.build_creating_view())
+            acked_at = loop.time()
             outcome = await creating
+            # Slack applies the "Creating…" view when our answer reaches it; an update sent right on its
+            # heels could arrive first and be covered by it.
+            await asyncio.sleep(max(0.0, acked_at + ACK_SETTLE - loop.time()))
             shown = await self._show(client, view["id"], views.result_view(outcome, view))
             if not shown and not outcome.created:
                 notice = views.failure_notice(outcome, project=form.input.project_name,
@@ -160,10 +169,12 @@ class IssueListeners:
             return None
         return str(answer["view"]["id"])
 
-    async def _show(self, client: AsyncWebClient, view_id: str, view: dict[str, Any]) -> bool:
-        """Replaces an open view; False when Slack refused (the user closed it, for one)."""
+    async def _show(self, client: AsyncWebClient, view_id: str, view: dict[str, Any],
+                    view_hash: str | None = None) -> bool:
+        """Replaces an open view (only if still at `view_hash`, when given); False when Slack refused
+        (the user closed it, or it changed meanwhile)."""
         try:
-            await client.views_update(view_id=view_id, view=view)
+            await client.views_update(view_id=view_id, view=view, hash=view_hash)
             return True
         except SlackApiError as exc:
             log.info("slack.view.update_failed", extra={"view_id": view_id,
@@ -178,7 +189,7 @@ def register(app: AsyncApp, router: CommandRouter, listeners: IssueListeners) ->
     link_actions = re.compile("^(" + "|".join(re.escape(a) for a in views.LINK_ACTIONS) + ")$")
     app.shortcut(ids.SHORTCUT_CREATE_ISSUE)(guarded(listeners.on_shortcut))
     app.view(ids.VIEW_CREATE_ISSUE)(guarded(listeners.on_submit))
-    app.view(views.VIEW_CREATE_ANOTHER)(guarded(listeners.on_create_another))
+    app.action(views.ACTION_CREATE_ANOTHER)(guarded(listeners.on_create_another))
     app.action(views.ACTION_PROJECT)(guarded(listeners.on_project_selected))
     app.options(views.ACTION_PROJECT)(guarded(listeners.on_project_options))
     app.action(views.ACTION_ISSUE_TYPE)(guarded(listeners.on_issue_type_selected))

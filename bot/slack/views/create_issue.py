@@ -59,6 +59,7 @@ ACTION_FIELD = "jira_field"
 ACTION_USER = "jira_user"
 ACTION_FINISH_IN_JIRA = "jira_finish_in_jira"
 ACTION_CHECK_IN_JIRA = "jira_check_in_jira"
+ACTION_CREATE_ANOTHER = "jira_create_another"
 #: URL buttons: the browser does the work, the bot only acknowledges the click.
 LINK_ACTIONS = (ids.ACTION_OPEN_IN_JIRA, ACTION_FINISH_IN_JIRA, ACTION_CHECK_IN_JIRA)
 
@@ -229,9 +230,12 @@ def build_duplicate_view(links: Sequence[IssueLinkRecord], state: ModalState) ->
     blocks = [
         section(ALREADY_LINKED_ONE if len(links) == 1 else ALREADY_LINKED_MANY),
         section(clip("\n".join(lines), 3000)),
-        context(CREATE_ANOTHER_QUESTION),
+        section(CREATE_ANOTHER_QUESTION),
+        # A button, not the submit: its click is answered by updating the view in order (loading, then
+        # the form), where a submission's `response_action` could land after the form and hide it.
+        actions(button("Create another", ACTION_CREATE_ANOTHER, value="create_another", style="primary")),
     ]
-    return modal(TITLE, blocks, callback_id=VIEW_CREATE_ANOTHER, submit="Create another", close="Cancel",
+    return modal(TITLE, blocks, callback_id=VIEW_CREATE_ANOTHER, close="Cancel",
                  private_metadata=encode_metadata(state))
 
 
