@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import Encryptor
 from storage.database import Database
 from storage.models import AuditEntry, JiraAccount, LinkStatus, TenantInstall
+from storage.repositories.audit import audit_entry
 
 
 @dataclass(frozen=True)
@@ -137,13 +138,13 @@ class AccountRepository:
                 now=now,
             )
             session.add(
-                AuditEntry(
+                audit_entry(
                     team_id=team_id,
                     actor=slack_user_id,
                     action=action,
                     subject=identity.account_id,
                     detail={"display_name": identity.display_name},
-                    created_at=now,
+                    now=now,
                 )
             )
             await session.flush()
@@ -196,13 +197,13 @@ class AccountRepository:
             if row is None:
                 return False
             session.add(
-                AuditEntry(
+                audit_entry(
                     team_id=team_id,
                     actor=actor,
                     action="account.unlinked",
                     subject=row.jira_account_id,
                     detail={"slack_user_id": slack_user_id},
-                    created_at=now,
+                    now=now,
                 )
             )
             await session.delete(row)
@@ -241,13 +242,13 @@ class AccountRepository:
                 row.status = LinkStatus.NEEDS_RECONNECT.value
                 row.access_token_enc = None
                 session.add(
-                    AuditEntry(
+                    audit_entry(
                         team_id=row.team_id,
                         actor="system",
                         action="account.needs_reconnect",
                         subject=row.jira_account_id,
                         detail={"slack_user_id": row.slack_user_id},
-                        created_at=now,
+                        now=now,
                     )
                 )
             else:
@@ -278,13 +279,13 @@ class AccountRepository:
             row.access_token_enc = None
             row.updated_at = now
             session.add(
-                AuditEntry(
+                audit_entry(
                     team_id=row.team_id,
                     actor="system",
                     action="account.needs_reconnect",
                     subject=row.jira_account_id,
                     detail={"slack_user_id": row.slack_user_id},
-                    created_at=now,
+                    now=now,
                 )
             )
             return True
@@ -356,13 +357,13 @@ class AccountRepository:
             )
             for row in rows:
                 session.add(
-                    AuditEntry(
+                    audit_entry(
                         team_id=row.team_id,
                         actor="system",
                         action="account.erased",
                         subject=jira_account_id,
                         detail={"reason": reason, "slack_user_id": row.slack_user_id},
-                        created_at=now,
+                        now=now,
                     )
                 )
             await session.execute(delete(JiraAccount).where(JiraAccount.jira_account_id == jira_account_id))
@@ -377,8 +378,9 @@ class AccountRepository:
         """
         async with self._db.transaction() as session:
             rows = await session.execute(
-                select(JiraAccount.jira_account_id, JiraAccount.linked_at,
-                       JiraAccount.personal_data_reported_at)
+                select(
+                    JiraAccount.jira_account_id, JiraAccount.linked_at, JiraAccount.personal_data_reported_at
+                )
                 .join(TenantInstall, TenantInstall.id == JiraAccount.tenant_id)
                 .where(TenantInstall.kind == "cloud", JiraAccount.jira_account_id.is_not(None))
             )
@@ -411,8 +413,9 @@ class AccountRepository:
             )
             return [self.record(row) for row in rows]
 
-    async def update_identity(self, account_id: int, *, display_name: str | None, email: str | None,
-                              now: datetime) -> bool:
+    async def update_identity(
+        self, account_id: int, *, display_name: str | None, email: str | None, now: datetime
+    ) -> bool:
         """Stores a freshly fetched name and email, current as of `now`; False if the link is gone."""
         async with self._db.transaction() as session:
             row = await session.get(JiraAccount, account_id)

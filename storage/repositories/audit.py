@@ -22,6 +22,21 @@ class AuditRecord:
     created_at: datetime
 
 
+def audit_entry(
+    *,
+    team_id: str | None,
+    actor: str,
+    action: str,
+    now: datetime,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """An audit row, for repositories that write one in the same transaction as their change."""
+    return AuditEntry(
+        team_id=team_id, actor=actor, action=action, subject=subject, detail=detail, created_at=now
+    )
+
+
 class AuditRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -39,7 +54,11 @@ class AuditRepository:
         async with self._db.transaction() as session:
             session.add(
                 AuditEntry(
-                    team_id=team_id, actor=actor, action=action, subject=subject, detail=detail,
+                    team_id=team_id,
+                    actor=actor,
+                    action=action,
+                    subject=subject,
+                    detail=detail,
                     created_at=now,
                 )
             )

@@ -45,8 +45,9 @@ class IdempotencyRepository:
                     return await self.claim(key, team_id=team_id, now=now, expires_at=expires_at)
                 return Claim(False, row.status, row.result)
 
-    async def put(self, key: str, *, team_id: str, result: dict[str, Any], now: datetime,
-                  expires_at: datetime) -> None:
+    async def put(
+        self, key: str, *, team_id: str, result: dict[str, Any], now: datetime, expires_at: datetime
+    ) -> None:
         """Stores a finished value under `key` (replacing any), until `expires_at`."""
         async with self._db.transaction() as session:
             row = await session.get(IdempotencyKey, key)

@@ -25,8 +25,14 @@ class IssueLinkRecord:
 
 def _record(row: IssueLink) -> IssueLinkRecord:
     return IssueLinkRecord(
-        row.team_id, row.channel_id, row.message_ts, row.issue_key, row.issue_url, row.summary,
-        row.created_by, row.created_at,
+        row.team_id,
+        row.channel_id,
+        row.message_ts,
+        row.issue_key,
+        row.issue_url,
+        row.summary,
+        row.created_by,
+        row.created_at,
     )
 
 
@@ -49,8 +55,14 @@ class IssueLinkRepository:
         async with self._db.transaction() as session:
             session.add(
                 IssueLink(
-                    team_id=team_id, channel_id=channel_id, message_ts=message_ts, issue_key=issue_key,
-                    issue_url=issue_url, summary=summary, created_by=created_by, created_at=now,
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    message_ts=message_ts,
+                    issue_key=issue_key,
+                    issue_url=issue_url,
+                    summary=summary,
+                    created_by=created_by,
+                    created_at=now,
                 )
             )
 

@@ -47,7 +47,8 @@ class LeaseRepository:
         due = or_(JobLease.next_due_at.is_(None), JobLease.next_due_at <= now)
         async with self._db.transaction() as session:
             result = await session.execute(
-                update(JobLease).where(JobLease.name == name, free, due)
+                update(JobLease)
+                .where(JobLease.name == name, free, due)
                 .values(holder=holder, expires_at=now + ttl)
             )
             if result.rowcount == 1:
@@ -75,8 +76,9 @@ class LeaseRepository:
             )
             return result.rowcount == 1
 
-    async def release(self, name: str, holder: str, *, ran_at: datetime | None = None,
-                      next_due_at: datetime | None = None) -> None:
+    async def release(
+        self, name: str, holder: str, *, ran_at: datetime | None = None, next_due_at: datetime | None = None
+    ) -> None:
         values: dict[str, object] = {"holder": None, "expires_at": None}
         if ran_at is not None:
             values["last_run_at"] = ran_at

@@ -9,8 +9,9 @@ from sqlalchemy import delete, func, select
 
 from storage.crypto import Encryptor
 from storage.database import Database
-from storage.models import AuditEntry, JiraAccount, LinkStatus, TenantInstall
+from storage.models import JiraAccount, LinkStatus, TenantInstall
 from storage.repositories.accounts import AccountRecord, AccountRepository, JiraIdentity, TokenSet
+from storage.repositories.audit import audit_entry
 
 
 @dataclass(frozen=True)
@@ -125,13 +126,13 @@ class TenantRepository:
                 now=now,
             )
             session.add(
-                AuditEntry(
+                audit_entry(
                     team_id=team_id,
                     actor=installed_by,
                     action="tenant.reinstalled" if reinstall else "tenant.installed",
                     subject=site_url,
                     detail={"kind": kind, "cloud_id": cloud_id},
-                    created_at=now,
+                    now=now,
                 )
             )
             await session.flush()
@@ -168,13 +169,13 @@ class TenantRepository:
             result = await session.execute(delete(JiraAccount).where(JiraAccount.tenant_id == row.id))
             links = int(result.rowcount or 0)
             session.add(
-                AuditEntry(
+                audit_entry(
                     team_id=team_id,
                     actor=actor,
                     action="tenant.uninstalled",
                     subject=row.site_url,
                     detail={"links_removed": links},
-                    created_at=now,
+                    now=now,
                 )
             )
             await session.delete(row)
