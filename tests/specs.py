@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def require_spec(name: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spec(name: str) -> Any | None:
     """The parsed JSON of a spec file, or None where it is absent (outside CI)."""
     path = spec_path(name)

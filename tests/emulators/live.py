@@ -36,7 +36,7 @@ class LiveServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "LiveServer":
+    def start(self, timeout: float = 10.0) -> LiveServer:
         if not self.port:
             self.port = free_port()
         config = uvicorn.Config(
@@ -66,7 +66,7 @@ class LiveServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
