@@ -26,7 +26,7 @@ from bot.services.projects import ProjectDirectory
 from bot.services.tokens import TokenService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
-from bot.slack.app import SlackGateway, build_bolt_app, build_installation_store
+from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
 from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
@@ -68,8 +68,9 @@ class Components:
         await self.storage.db.dispose()
 
 
-def build_components(settings: Settings, *, clock: Clock | None = None,
-                     http: httpx.AsyncClient | None = None) -> Components:
+def build_components(
+    settings: Settings, *, clock: Clock | None = None, http: httpx.AsyncClient | None = None
+) -> Components:
     clock = clock or SystemClock()
     url = async_database_url(settings.database_url, DEFAULT_SQLITE_PATH)
     engine = create_engine(url)
@@ -80,8 +81,10 @@ def build_components(settings: Settings, *, clock: Clock | None = None,
         headers={"User-Agent": "jirabot/0.1"},
     )
     installation_store = build_installation_store(settings, engine, storage.encryptor)
-    gateway = SlackGateway(settings, installation_store)
+    connections = SlackConnections()
+    gateway = SlackGateway(settings, installation_store, connections)
     bolt = build_bolt_app(settings, engine, installation_store)
+    connections.share_with(bolt.client)
     router = commands.CommandRouter()
     commands.register(bolt, router)
     errors.register(bolt)
@@ -95,6 +98,8 @@ def build_components(settings: Settings, *, clock: Clock | None = None,
         bolt=bolt,
         router=router,
     )
+    components.startup.append(connections.open)
+    components.shutdown.append(connections.close)  # stops run in reverse: this one last
     _wire_linking(components)
     _wire_issues(components)
     _wire_jobs(components)
@@ -109,12 +114,21 @@ def _wire_linking(c: Components) -> None:
     notifier = Notifier(c.gateway, linking, admins)
     tokens.on_broken_link(notifier.reconnect_needed)
     projects = ProjectDirectory(c.storage, tokens)
-    c.services.update(apps=apps, tokens=tokens, linking=linking, admins=admins, notifier=notifier,
-                      projects=projects)
-    linking_listeners.register(c.bolt, c.router, linking_listeners.LinkingListeners(
-        linking=linking, admins=admins, notifier=notifier, projects=projects,
-        redirect_uri=c.settings.oauth_redirect_uri, cloud_available=apps.cloud_configured,
-    ))
+    c.services.update(
+        apps=apps, tokens=tokens, linking=linking, admins=admins, notifier=notifier, projects=projects
+    )
+    linking_listeners.register(
+        c.bolt,
+        c.router,
+        linking_listeners.LinkingListeners(
+            linking=linking,
+            admins=admins,
+            notifier=notifier,
+            projects=projects,
+            redirect_uri=c.settings.oauth_redirect_uri,
+            cloud_available=apps.cloud_configured,
+        ),
+    )
     c.routes.append(oauth_callback_route(linking, notifier))
 
 
@@ -124,23 +138,36 @@ def _wire_jobs(c: Components) -> None:
     tokens: TokenService = c.services["tokens"]
     cleanup = WorkspaceCleanup(c.storage, c.installation_store, c.clock)
     lifecycle_listeners.register(c.bolt, lifecycle_listeners.LifecycleListeners(cleanup))
-    upkeep = TokenUpkeep(c.storage, tokens, c.clock,
-                         ahead=timedelta(seconds=settings.jirabot_token_refresh_ahead),
-                         idle=timedelta(days=settings.jirabot_refresh_idle_days))
-    hygiene = Hygiene(c.storage, c.clock,
-                      audit_retention=timedelta(days=settings.jirabot_audit_retention_days))
+    upkeep = TokenUpkeep(
+        c.storage,
+        tokens,
+        c.clock,
+        ahead=timedelta(seconds=settings.jirabot_token_refresh_ahead),
+        idle=timedelta(days=settings.jirabot_refresh_idle_days),
+    )
+    hygiene = Hygiene(
+        c.storage, c.clock, audit_retention=timedelta(days=settings.jirabot_audit_retention_days)
+    )
     rotation = KeyRotation(c.storage, c.installation_store)
     reporting = PersonalDataService(
-        c.storage, tokens,
+        c.storage,
+        tokens,
         PersonalDataClient(c.http, api_url=settings.atlassian_api_url, timeout=settings.jirabot_http_timeout),
         c.clock,
     )
-    scheduler = JobScheduler(c.storage.leases, c.clock,
-                             lease_ttl=timedelta(seconds=settings.jirabot_job_lease_seconds))
+    scheduler = JobScheduler(
+        c.storage.leases, c.clock, lease_ttl=timedelta(seconds=settings.jirabot_job_lease_seconds)
+    )
     for job in build_jobs(settings, JobServices(upkeep, hygiene, reporting, rotation)):
         scheduler.add(job)
-    c.services.update(workspace_cleanup=cleanup, token_upkeep=upkeep, hygiene=hygiene, key_rotation=rotation,
-                      personal_data=reporting, scheduler=scheduler)
+    c.services.update(
+        workspace_cleanup=cleanup,
+        token_upkeep=upkeep,
+        hygiene=hygiene,
+        key_rotation=rotation,
+        personal_data=reporting,
+        scheduler=scheduler,
+    )
     if settings.jirabot_scheduler:
         c.startup.append(scheduler.start)
         c.shutdown.append(scheduler.stop)
@@ -149,6 +176,11 @@ def _wire_jobs(c: Components) -> None:
 def _wire_issues(c: Components) -> None:
     issues = IssueService(c.storage, c.services["tokens"], c.services["linking"], c.clock)
     c.services.update(issues=issues)
-    issue_listeners.register(c.bolt, c.router, issue_listeners.IssueListeners(
-        issues=issues, projects=c.services["projects"],
-    ))
+    issue_listeners.register(
+        c.bolt,
+        c.router,
+        issue_listeners.IssueListeners(
+            issues=issues,
+            projects=c.services["projects"],
+        ),
+    )

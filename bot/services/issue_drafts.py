@@ -273,23 +273,23 @@ class DraftStore:
         self._clock = clock
 
     @staticmethod
-    def _key(team_id: str, view_id: str) -> str:
+    def key(team_id: str, view_id: str) -> str:
         return f"draft:{team_id}:{view_id}"
 
     async def save(self, team_id: str, view_id: str, prefill: Prefill) -> None:
         now = self._clock.now()
         sealed = self._storage.encryptor.encrypt(json.dumps(prefill.to_json()))
         await self._storage.idempotency.put(
-            self._key(team_id, view_id), team_id=team_id, result={"draft": sealed}, now=now,
+            self.key(team_id, view_id), team_id=team_id, result={"draft": sealed}, now=now,
             expires_at=now + DRAFT_LIFETIME,
         )
 
     async def load(self, team_id: str, view_id: str) -> Prefill | None:
-        found = await self._storage.idempotency.get(self._key(team_id, view_id), now=self._clock.now())
+        found = await self._storage.idempotency.get(self.key(team_id, view_id), now=self._clock.now())
         sealed = (found or {}).get("draft")
         if not sealed:
             return None
         return Prefill.from_json(json.loads(self._storage.encryptor.decrypt(sealed)))
 
     async def discard(self, team_id: str, view_id: str) -> None:
-        await self._storage.idempotency.release(self._key(team_id, view_id))
+        await self._storage.idempotency.release(self.key(team_id, view_id))

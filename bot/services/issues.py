@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -278,11 +278,10 @@ class IssueService:
 
     # Who is asking ------------------------------------------------------------------------------
     async def access(self, actor: Actor) -> Access:
-        tenant = await self._storage.tenants.get(actor.team_id)
+        tenant, account = await self._storage.tenants.get_with_account(actor.team_id, actor.user_id)
         if tenant is None:
             return Blocked(BlockedReason.NOT_INSTALLED)
-        account = await self._storage.accounts.get(actor.team_id, actor.user_id)
-        if account is not None and account.tenant_id == tenant.id and not account.needs_reconnect:
+        if account is not None and not account.needs_reconnect:
             return Ready(tenant, account)
         reason = BlockedReason.NOT_LINKED if account is None else BlockedReason.NEEDS_RECONNECT
         return await self._blocked(actor, tenant, reason)
@@ -542,28 +541,25 @@ class IssueService:
         return CreateOutcome(OutcomeStatus.FAILED, reason=reason, connect_url=blocked.connect_url)
 
     async def _record(self, submission: IssueSubmission, ready: Ready, issue: IssueCreated) -> None:
-        """Remembers the created issue: against repeats first, then the message link and last project.
+        """Remembers the created issue (against repeats, the message link, the last project) and
+        forgets the form's draft, in one transaction.
 
-        The issue exists in Jira whatever happens here, so failures are logged, not raised.
+        The issue exists in Jira whatever happens here, so a failure is logged, not raised.
         """
         actor, state = submission.actor, submission.state
-        result = {"outcome": OutcomeStatus.CREATED.value, "issue": issue.to_json()}
-        steps: list[Callable[[], Awaitable[None]]] = [
-            lambda: self._storage.idempotency.complete(submission.idempotency_key, result),
-            lambda: self._storage.issue_links.add(
+        try:
+            await self._storage.issue_links.record_created(
                 team_id=actor.team_id, channel_id=state.channel_id, message_ts=state.message_ts,
                 issue_key=issue.key, issue_url=issue.url, summary=issue.summary[:255],
-                created_by=actor.user_id, now=self._clock.now()),
-            lambda: self._storage.accounts.set_last_project(ready.account.id, issue.project_key),
-        ]
-        if state.has_draft:
-            steps.append(lambda: self.drafts.discard(actor.team_id, submission.view_id))
-        for step in steps:
-            try:
-                await step()
-            except Exception:
-                log.exception("jira.issue.record_failed", extra={"team_id": actor.team_id,
-                                                                 "issue_key": issue.key})
+                created_by=actor.user_id, now=self._clock.now(),
+                idempotency_key=submission.idempotency_key,
+                result={"outcome": OutcomeStatus.CREATED.value, "issue": issue.to_json()},
+                account_id=ready.account.id, project_key=issue.project_key,
+                forget_keys=(self.drafts.key(actor.team_id, submission.view_id),) if state.has_draft else (),
+            )
+        except Exception:
+            log.exception("jira.issue.record_failed",
+                          extra={"team_id": actor.team_id, "issue_key": issue.key})
 
     async def _fields(self, submission: IssueSubmission, *, cloud: bool) -> dict[str, Any]:
         form = submission.input

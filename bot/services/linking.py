@@ -102,12 +102,7 @@ class LinkingService:
 
     # Status --------------------------------------------------------------------------------
     async def status(self, team_id: str, slack_user_id: str) -> UserStatus:
-        tenant = await self._storage.tenants.get(team_id)
-        if tenant is None:
-            return UserStatus(None, None)
-        account = await self._storage.accounts.get(team_id, slack_user_id)
-        if account is not None and account.tenant_id != tenant.id:
-            account = None
+        tenant, account = await self._storage.tenants.get_with_account(team_id, slack_user_id)
         return UserStatus(tenant, account)
 
     async def admin_status(self, team_id: str) -> AdminStatus | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -32,14 +33,47 @@ BOT_SCOPES = [
 SLACK_DEFAULT_API = "https://slack.com/api/"
 
 
-def new_web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+def new_web_client(
+    settings: Settings, token: str | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     """Every Web API call goes to SLACK_API_URL, with rate-limit retries on."""
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=15,
+        session=session,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
+
+
+class SlackConnections:
+    """One aiohttp session (a pool of kept-alive connections) for every Slack Web API call.
+
+    Without it slack_sdk opens a new session, and connection, per call. It must be made inside the
+    running event loop, so it is opened at start-up and handed to the clients that exist by then;
+    Bolt copies the app client's session into the client it makes for each request.
+    """
+
+    def __init__(self) -> None:
+        self.session: aiohttp.ClientSession | None = None
+        self._clients: list[AsyncWebClient] = []
+
+    def share_with(self, client: AsyncWebClient) -> AsyncWebClient:
+        self._clients.append(client)
+        client.session = self.session
+        return client
+
+    async def open(self) -> None:
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30))
+        for client in self._clients:
+            client.session = self.session
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+        for client in self._clients:
+            client.session = None
 
 
 def slack_authorize_url(settings: Settings) -> str:
@@ -102,11 +136,17 @@ def build_bolt_app(
 class SlackGateway:
     """Web API clients for work done outside a Slack request (OAuth callback, jobs)."""
 
-    def __init__(self, settings: Settings, installation_store: AsyncInstallationStore | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        installation_store: AsyncInstallationStore | None,
+        connections: SlackConnections,
+    ) -> None:
         self._settings = settings
         self._store = installation_store
+        self._connections = connections
         self._single: AsyncWebClient | None = (
-            new_web_client(settings, settings.slack_bot_token.get_secret_value())
+            connections.share_with(new_web_client(settings, settings.slack_bot_token.get_secret_value()))
             if settings.slack_bot_token is not None
             else None
         )
@@ -123,4 +163,4 @@ class SlackGateway:
         )
         if bot is None or not bot.bot_token:
             return None
-        return new_web_client(self._settings, bot.bot_token)
+        return new_web_client(self._settings, bot.bot_token, self._connections.session)

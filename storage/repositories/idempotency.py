@@ -41,9 +41,10 @@ class IdempotencyRepository:
         except IntegrityError:
             async with self._db.transaction() as session:
                 row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
-                if row is None:  # released in between: try once more
-                    return await self.claim(key, team_id=team_id, now=now, expires_at=expires_at)
-                return Claim(False, row.status, row.result)
+                found = None if row is None else Claim(False, row.status, row.result)
+            if found is None:  # released in between: try once more
+                return await self.claim(key, team_id=team_id, now=now, expires_at=expires_at)
+            return found
 
     async def put(
         self, key: str, *, team_id: str, result: dict[str, Any], now: datetime, expires_at: datetime

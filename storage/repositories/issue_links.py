@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from storage.database import Database
-from storage.models import IssueLink
+from storage.models import IdempotencyKey, IssueLink, JiraAccount
+from storage.repositories.idempotency import DONE
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,50 @@ class IssueLinkRepository:
                     created_at=now,
                 )
             )
+
+    async def record_created(
+        self,
+        *,
+        team_id: str,
+        channel_id: str | None,
+        message_ts: str | None,
+        issue_key: str,
+        issue_url: str,
+        summary: str | None,
+        created_by: str,
+        now: datetime,
+        idempotency_key: str,
+        result: dict[str, Any],
+        account_id: int,
+        project_key: str,
+        forget_keys: tuple[str, ...] = (),
+    ) -> None:
+        """Everything that follows a created issue, in one transaction: the submission's key marked
+        done with its result, the message linked, the user's last project, and `forget_keys` (such as
+        the form's draft) deleted."""
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.key == idempotency_key)
+                .values(status=DONE, result=result)
+            )
+            session.add(
+                IssueLink(
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    message_ts=message_ts,
+                    issue_key=issue_key,
+                    issue_url=issue_url,
+                    summary=summary,
+                    created_by=created_by,
+                    created_at=now,
+                )
+            )
+            await session.execute(
+                update(JiraAccount).where(JiraAccount.id == account_id).values(last_project_key=project_key)
+            )
+            if forget_keys:
+                await session.execute(delete(IdempotencyKey).where(IdempotencyKey.key.in_(forget_keys)))
 
     async def for_message(self, team_id: str, channel_id: str, message_ts: str) -> list[IssueLinkRecord]:
         async with self._db.transaction() as session:

@@ -73,6 +73,24 @@ class TenantRepository:
             row = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
             return self._record(row) if row else None
 
+    async def get_with_account(
+        self, team_id: str, slack_user_id: str
+    ) -> tuple[TenantRecord | None, AccountRecord | None]:
+        """The workspace's install and the user's link to it, read together (the hot path of every
+        Jira feature)."""
+        async with self._db.transaction() as session:
+            tenant = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
+            if tenant is None:
+                return None, None
+            account = await session.scalar(
+                select(JiraAccount).where(
+                    JiraAccount.team_id == team_id,
+                    JiraAccount.slack_user_id == slack_user_id,
+                    JiraAccount.tenant_id == tenant.id,
+                )
+            )
+            return self._record(tenant), self._accounts.record(account) if account else None
+
     async def list_all(self) -> list[TenantRecord]:
         async with self._db.transaction() as session:
             rows = await session.scalars(select(TenantInstall).order_by(TenantInstall.id))
