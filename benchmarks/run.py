@@ -316,9 +316,9 @@ class Bench:
         last: tuple[int, int] | None = None
         since = time.monotonic()
         while time.monotonic() < deadline:
-            slack = await self.control("slack", "stats")
-            jira = await self.control("jira", "stats")
-            now = (sum(slack["calls"].values()), jira["requests"])
+            slack = await self.control("slack", "count")
+            jira = await self.control("jira", "count")
+            now = (slack["count"], jira["count"])
             if now != last:
                 last, since = now, time.monotonic()
             elif time.monotonic() - since >= still:
@@ -505,6 +505,7 @@ class Bench:
             {
                 "issues": len(created),
                 "distinct_keys": issues["keys"] - before,
+                "started_at": started,
                 "submit_seconds": round(submit_seconds, 3),
                 "seconds": None,
                 "issues_per_s": None,

@@ -108,6 +108,7 @@ class JiraSide:
     def handlers(self) -> dict[str, Handler]:
         return {
             "ping": self.ping,
+            "count": self.count,
             "setup": self.setup,
             "latency": self.latency,
             "issues": self.issues,
@@ -116,6 +117,10 @@ class JiraSide:
 
     def ping(self) -> dict[str, Any]:
         return {"ok": True}
+
+    def count(self) -> dict[str, Any]:
+        """Requests received so far (cheap, for waiting until all is quiet)."""
+        return {"count": len(self.emulator.requests)}
 
     def setup(self, redirect_uri: str) -> dict[str, Any]:
         emu = self.emulator
@@ -190,6 +195,7 @@ class SlackSide:
     def handlers(self) -> dict[str, Handler]:
         return {
             "ping": self.ping,
+            "count": self.count,
             "setup": self.setup,
             "link": self.link,
             "modal": self.modal,
@@ -203,6 +209,10 @@ class SlackSide:
 
     def ping(self) -> dict[str, Any]:
         return {"ok": True}
+
+    def count(self) -> dict[str, Any]:
+        """Web API calls received so far (cheap, for waiting until all is quiet)."""
+        return {"count": len(self.emulator.calls)}
 
     def setup(self, base_url: str, bot_url: str) -> dict[str, Any]:
         self.emulator.base_url = base_url
@@ -307,7 +317,7 @@ class SlackSide:
 
     def prepare(self, count: int, concurrency: int, timeout: float = 30.0) -> dict[str, Any]:
         """Opens ``count`` create-issue modals (one per new message) and waits until each can be
-        submitted; they are kept for :meth:`submit`. Not timed: this is the set-up of that phase."""
+        submitted; they are kept for :meth:`submissions`. Not timed: this is the set-up of that phase."""
         self.prepared = []
         failures: list[str] = []
         lock = threading.Lock()
