@@ -239,18 +239,7 @@ class AccountRepository:
                 return current
             tokens = await refresher(current)
             if tokens is None:
-                row.status = LinkStatus.NEEDS_RECONNECT.value
-                row.access_token_enc = None
-                session.add(
-                    audit_entry(
-                        team_id=row.team_id,
-                        actor="system",
-                        action="account.needs_reconnect",
-                        subject=row.jira_account_id,
-                        detail={"slack_user_id": row.slack_user_id},
-                        now=now,
-                    )
-                )
+                _break_link(session, row, now)
             else:
                 row.access_token_enc = self._enc.encrypt(tokens.access_token)
                 if tokens.refresh_token is not None:
@@ -263,31 +252,13 @@ class AccountRepository:
             await session.flush()
             return self.record(row)
 
-    async def mark_refreshed(self, account_id: int, now: datetime) -> None:
-        async with self._db.transaction() as session:
-            row = await session.get(JiraAccount, account_id)
-            if row is not None:
-                row.refreshed_at = now
-
     async def mark_needs_reconnect(self, account_id: int, now: datetime) -> bool:
         """Marks a link as needing a reconnect; True if it changed."""
         async with self._db.transaction() as session:
             row = await session.get(JiraAccount, account_id)
             if row is None or row.status == LinkStatus.NEEDS_RECONNECT.value:
                 return False
-            row.status = LinkStatus.NEEDS_RECONNECT.value
-            row.access_token_enc = None
-            row.updated_at = now
-            session.add(
-                audit_entry(
-                    team_id=row.team_id,
-                    actor="system",
-                    action="account.needs_reconnect",
-                    subject=row.jira_account_id,
-                    detail={"slack_user_id": row.slack_user_id},
-                    now=now,
-                )
-            )
+            _break_link(session, row, now)
             return True
 
     async def claim_reconnect_notice(self, account_id: int, now: datetime) -> bool:
@@ -442,3 +413,20 @@ class AccountRepository:
                         setattr(row, column, self._enc.rotate(value))
                         rotated += 1
         return rotated
+
+
+def _break_link(session: AsyncSession, row: JiraAccount, now: datetime) -> None:
+    """The link needs a reconnect: its access token is dropped, and the audit log says so."""
+    row.status = LinkStatus.NEEDS_RECONNECT.value
+    row.access_token_enc = None
+    row.updated_at = now
+    session.add(
+        audit_entry(
+            team_id=row.team_id,
+            actor="system",
+            action="account.needs_reconnect",
+            subject=row.jira_account_id,
+            detail={"slack_user_id": row.slack_user_id},
+            now=now,
+        )
+    )

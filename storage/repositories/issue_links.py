@@ -42,32 +42,6 @@ class IssueLinkRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(
-        self,
-        *,
-        team_id: str,
-        channel_id: str | None,
-        message_ts: str | None,
-        issue_key: str,
-        issue_url: str,
-        summary: str | None,
-        created_by: str,
-        now: datetime,
-    ) -> None:
-        async with self._db.transaction() as session:
-            session.add(
-                IssueLink(
-                    team_id=team_id,
-                    channel_id=channel_id,
-                    message_ts=message_ts,
-                    issue_key=issue_key,
-                    issue_url=issue_url,
-                    summary=summary,
-                    created_by=created_by,
-                    created_at=now,
-                )
-            )
-
     async def record_created(
         self,
         *,
