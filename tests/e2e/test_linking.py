@@ -511,3 +511,10 @@ def test_the_database_holds_no_token_in_plain_text(world: World, database_url: s
         raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
         for secret in secrets:
             assert secret.encode() not in raw
+
+
+def test_admin_commands_before_the_install_say_what_to_do(cloud: World) -> None:
+    status = last_response(cloud, cloud.driver.slash_command(ADMIN, "admin status"))
+    assert "Run `/jira admin install <site-url>`" in status["text"]
+    uninstall = last_response(cloud, cloud.driver.slash_command(ADMIN, "admin uninstall"))
+    assert "nothing to uninstall" in uninstall["text"]

@@ -11,7 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.jira.sites import SiteUrlError, is_cloud_host, parse_site_url
 from bot.services.admins import AdminPolicy
-from bot.services.linking import CloudNotConfigured, LinkingService, NotInstalled, OtherSiteInstalled
+from bot.services.linking import (
+    AdminStatus,
+    CloudNotConfigured,
+    LinkingService,
+    NotInstalled,
+    OtherSiteInstalled,
+)
 from bot.services.notify import Notifier
 from bot.services.projects import ProjectDirectory
 from bot.slack import ids
@@ -147,20 +153,11 @@ class LinkingListeners:
         client: AsyncWebClient,
         **_: Any,
     ) -> None:
-        await ack()
-        actor = actor_of(context)
-        if await self._refuse_non_admin(client, actor, respond, "admin status"):
-            return
-        status = await self.linking.admin_status(actor.team_id)
-        if status is None:
-            await respond(
-                views.build_text_message(
-                    "Jira isn't connected to this workspace yet. Run `/jira admin install <site-url>`, "
-                    "for example `/jira admin install https://your-company.atlassian.net`."
-                )
-            )
-            return
-        await respond(views.build_admin_status_message(status))
+        status = await self._admin_view_of_install(
+            ack, respond, context, client, "admin status", views.NOT_INSTALLED_FOR_ADMIN
+        )
+        if status is not None:
+            await respond(views.build_admin_status_message(status))
 
     async def admin_uninstall(
         self,
@@ -170,17 +167,30 @@ class LinkingListeners:
         client: AsyncWebClient,
         **_: Any,
     ) -> None:
+        status = await self._admin_view_of_install(
+            ack, respond, context, client, "admin uninstall", views.NOTHING_TO_UNINSTALL
+        )
+        if status is not None:
+            await respond(views.build_uninstall_prompt(status))
+
+    async def _admin_view_of_install(
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        what: str,
+        not_installed: str,
+    ) -> AdminStatus | None:
+        """Acks; then the install's status for an admin, or None once the user was told why not."""
         await ack()
         actor = actor_of(context)
-        if await self._refuse_non_admin(client, actor, respond, "admin uninstall"):
-            return
+        if await self._refuse_non_admin(client, actor, respond, what):
+            return None
         status = await self.linking.admin_status(actor.team_id)
         if status is None:
-            await respond(
-                views.build_text_message("Jira isn't connected to this workspace: nothing to uninstall.")
-            )
-            return
-        await respond(views.build_uninstall_prompt(status))
+            await respond(views.build_text_message(not_installed))
+        return status
 
     # Buttons, modal, options ----------------------------------------------------------------
     async def on_link_button(self, ack: AsyncAck) -> None:

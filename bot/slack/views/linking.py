@@ -26,6 +26,11 @@ NOT_INSTALLED = (
     "Jira isn't connected to this workspace yet. A workspace admin must first run "
     "`/jira admin install` to connect it to your Jira site."
 )
+NOT_INSTALLED_FOR_ADMIN = (
+    "Jira isn't connected to this workspace yet. Run `/jira admin install <site-url>`, "
+    "for example `/jira admin install https://your-company.atlassian.net`."
+)
+NOTHING_TO_UNINSTALL = "Jira isn't connected to this workspace: nothing to uninstall."
 ADMINS_ONLY = (
     "Sorry, `/jira admin` commands are for workspace admins and owners only. "
     "Ask one of them if the Jira connection needs changing."
