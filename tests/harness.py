@@ -47,11 +47,13 @@ def test_database_url(tmp_dir: str) -> str:
 class BotHarness:
     """One bot process-in-a-thread: its settings, components, clock and URL."""
 
-    def __init__(self, settings: Settings, clock: OffsetClock, port: int) -> None:
+    def __init__(
+        self, settings: Settings, clock: OffsetClock, port: int, *, socket_mode: bool = False
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.components: Components = build_components(settings, clock=clock)
-        self.live = LiveServer(create_asgi_app(self.components), port=port)
+        self.live = LiveServer(create_asgi_app(self.components, socket_mode=socket_mode), port=port)
         self.url = f"http://127.0.0.1:{port}"
 
     @classmethod
@@ -62,6 +64,7 @@ class BotHarness:
         slack_api_url: str,
         atlassian_url: str | None,
         clock: OffsetClock | None = None,
+        socket_mode: bool = False,
         **overrides: Any,
     ) -> BotHarness:
         port = free_port()
@@ -81,7 +84,7 @@ class BotHarness:
             values["atlassian_auth_url"] = atlassian_url
             values["atlassian_api_url"] = atlassian_url
         values.update(overrides)
-        harness = cls(load_settings(**values), clock or OffsetClock(), port)
+        harness = cls(load_settings(**values), clock or OffsetClock(), port, socket_mode=socket_mode)
         harness.live.start()
         return harness
 

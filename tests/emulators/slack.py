@@ -45,9 +45,10 @@ from zoneinfo import ZoneInfo
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from tests.emulators.live import LiveServer
+from tests.emulators.slack_socket import SocketModeLink
 
 T = TypeVar("T")
 
@@ -873,11 +874,13 @@ class SlackEmulator:
         self.add_team(team_id, team_name, team_domain, bot_user_id=bot_user_id, bot_id=bot_id)
         self.add_bot_token(bot_token, team_id)
         self._installer: tuple[str, str, str | None] = (team_id, "U0INSTALL", None)
+        self.socket_mode = SocketModeLink()
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._endpoint_api, methods=["GET", "POST"]),
                 Route("/response/{hook_id}", self._endpoint_response_url, methods=["POST"]),
                 Route("/oauth/v2/authorize", self._endpoint_authorize, methods=["GET"]),
+                WebSocketRoute("/link/", self.socket_mode.endpoint),
             ]
         )
 
@@ -1427,6 +1430,9 @@ class SlackEmulator:
         if delay:
             await asyncio.sleep(delay)
 
+        if method == "apps.connections.open":  # app-level tokens, not bot tokens
+            ws_base = self._require_base_url().replace("http://", "ws://", 1)
+            return self._finish(method, params, token, at, self.socket_mode.open_connection(token, ws_base))
         handler = self._handlers().get(method)
         if handler is None:
             return self._finish(method, params, token, at, {"ok": False, "error": "unknown_method"})
