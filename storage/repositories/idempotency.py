@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.database import Database
@@ -30,21 +30,23 @@ class IdempotencyRepository:
         self._db = db
 
     async def claim(self, key: str, *, team_id: str, now: datetime, expires_at: datetime) -> Claim:
+        table = IdempotencyKey.__table__
         try:
-            async with self._db.transaction() as session:
-                session.add(
-                    IdempotencyKey(
+            async with self._db.connection() as connection:
+                await connection.execute(
+                    insert(table).values(
                         key=key, team_id=team_id, status=PENDING, created_at=now, expires_at=expires_at
                     )
                 )
             return Claim(True, PENDING, None)
         except IntegrityError:
-            async with self._db.transaction() as session:
-                row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
-                found = None if row is None else Claim(False, row.status, row.result)
-            if found is None:  # released in between: try once more
+            async with self._db.connection() as connection:
+                row = (
+                    await connection.execute(select(table.c.status, table.c.result).where(table.c.key == key))
+                ).first()
+            if row is None:  # released in between: try once more
                 return await self.claim(key, team_id=team_id, now=now, expires_at=expires_at)
-            return found
+            return Claim(False, row.status, row.result)
 
     async def put(
         self, key: str, *, team_id: str, result: dict[str, Any], now: datetime, expires_at: datetime
@@ -61,11 +63,16 @@ class IdempotencyRepository:
 
     async def get(self, key: str, *, now: datetime) -> dict[str, Any] | None:
         """The finished value under `key`, unless it has expired."""
-        async with self._db.transaction() as session:
-            row = await session.get(IdempotencyKey, key)
-            if row is None or row.status != DONE or row.expires_at <= now:
-                return None
-            return row.result
+        table = IdempotencyKey.__table__
+        async with self._db.connection() as connection:
+            row = (
+                await connection.execute(
+                    select(table.c.result).where(
+                        table.c.key == key, table.c.status == DONE, table.c.expires_at > now
+                    )
+                )
+            ).first()
+        return None if row is None else row.result
 
     async def complete(self, key: str, result: dict[str, Any]) -> None:
         async with self._db.transaction() as session:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from storage.database import Database
 from storage.models import IdempotencyKey, IssueLink, JiraAccount
@@ -62,14 +62,14 @@ class IssueLinkRepository:
         """Everything that follows a created issue, in one transaction: the submission's key marked
         done with its result, the message linked, the user's last project, and `forget_keys` (such as
         the form's draft) deleted."""
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(IdempotencyKey)
+        async with self._db.connection() as connection:
+            await connection.execute(
+                update(IdempotencyKey.__table__)
                 .where(IdempotencyKey.key == idempotency_key)
                 .values(status=DONE, result=result)
             )
-            session.add(
-                IssueLink(
+            await connection.execute(
+                insert(IssueLink.__table__).values(
                     team_id=team_id,
                     channel_id=channel_id,
                     message_ts=message_ts,
@@ -80,11 +80,15 @@ class IssueLinkRepository:
                     created_at=now,
                 )
             )
-            await session.execute(
-                update(JiraAccount).where(JiraAccount.id == account_id).values(last_project_key=project_key)
+            await connection.execute(
+                update(JiraAccount.__table__)
+                .where(JiraAccount.id == account_id)
+                .values(last_project_key=project_key)
             )
             if forget_keys:
-                await session.execute(delete(IdempotencyKey).where(IdempotencyKey.key.in_(forget_keys)))
+                await connection.execute(
+                    delete(IdempotencyKey.__table__).where(IdempotencyKey.key.in_(forget_keys))
+                )
 
     async def for_message(self, team_id: str, channel_id: str, message_ts: str) -> list[IssueLinkRecord]:
         async with self._db.transaction() as session:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 
 from storage.crypto import Encryptor
 from storage.database import Database
@@ -76,20 +78,28 @@ class TenantRepository:
     async def get_with_account(
         self, team_id: str, slack_user_id: str
     ) -> tuple[TenantRecord | None, AccountRecord | None]:
-        """The workspace's install and the user's link to it, read together (the hot path of every
-        Jira feature)."""
-        async with self._db.transaction() as session:
-            tenant = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
-            if tenant is None:
-                return None, None
-            account = await session.scalar(
-                select(JiraAccount).where(
-                    JiraAccount.team_id == team_id,
-                    JiraAccount.slack_user_id == slack_user_id,
-                    JiraAccount.tenant_id == tenant.id,
+        """The workspace's install and the user's link to it, read together in one query (the hot
+        path of every Jira feature)."""
+        tenants, accounts = TenantInstall.__table__, JiraAccount.__table__
+        query = (
+            select(tenants, accounts)
+            .select_from(
+                tenants.outerjoin(
+                    accounts,
+                    (accounts.c.tenant_id == tenants.c.id) & (accounts.c.slack_user_id == slack_user_id),
                 )
             )
-            return self._record(tenant), self._accounts.record(account) if account else None
+            .where(tenants.c.team_id == team_id)
+        )
+        async with self._db.connection() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None, None
+        values = row._mapping
+        tenant = self._record(_columns_of(tenants, values))  # type: ignore[arg-type]
+        if values[accounts.c.id] is None:
+            return tenant, None
+        return tenant, self._accounts.record(_columns_of(accounts, values))  # type: ignore[arg-type]
 
     async def list_all(self) -> list[TenantRecord]:
         async with self._db.transaction() as session:
@@ -212,3 +222,8 @@ class TenantRepository:
                     row.dc_client_secret_enc = self._enc.rotate(row.dc_client_secret_enc)
                     rotated += 1
         return rotated
+
+
+def _columns_of(table: Table, values: Any) -> SimpleNamespace:
+    """One table's columns of a joined row, by name (what the record builders read)."""
+    return SimpleNamespace(**{column.name: values[column] for column in table.columns})
