@@ -280,13 +280,41 @@ def proc_status_kb(pid: int, key: str) -> int | None:
     return None
 
 
+def descendants(pid: int) -> list[int]:
+    """The live processes below `pid` (uvicorn's workers under `jirabot serve --workers N`)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _tree_kb(pid: int, key: str) -> int | None:
+    own = proc_status_kb(pid, key)
+    if own is None:
+        return None
+    return own + sum(proc_status_kb(child, key) or 0 for child in descendants(pid))
+
+
 def rss_mb(pid: int) -> float | None:
-    kb = proc_status_kb(pid, "VmRSS")
+    """Resident memory of a process and the processes below it."""
+    kb = _tree_kb(pid, "VmRSS")
     return None if kb is None else round(kb / 1024.0, 1)
 
 
 def peak_rss_mb(pid: int) -> float | None:
-    kb = proc_status_kb(pid, "VmHWM")
+    kb = _tree_kb(pid, "VmHWM")
     return None if kb is None else round(kb / 1024.0, 1)
 
 
@@ -297,12 +325,21 @@ def parse_proc_stat_cpu(stat_line: str, ticks_per_second: int) -> float:
     return (utime + stime) / ticks_per_second
 
 
-def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
-    """CPU time (user + system) a process (or one of its threads) has used so far; None when gone."""
-    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+def _stat_cpu(path: str) -> float | None:
     try:
         with open(path, encoding="ascii", errors="replace") as stat:
             line = stat.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
     return parse_proc_stat_cpu(line, os.sysconf("SC_CLK_TCK"))
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
+    """CPU time (user + system) a process and those below it (or one of its threads) have used so far;
+    None when gone."""
+    if thread is not None:
+        return _stat_cpu(f"/proc/{pid}/task/{thread}/stat")
+    own = _stat_cpu(f"/proc/{pid}/stat")
+    if own is None:
+        return None
+    return own + sum(_stat_cpu(f"/proc/{child}/stat") or 0.0 for child in descendants(pid))

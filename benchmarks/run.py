@@ -618,7 +618,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             bot = procs.start(
                 "bot",
-                [python, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(ports["bot"])],
+                [
+                    python,
+                    "-m",
+                    "bot",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports["bot"]),
+                    "--workers",
+                    str(max(1, args.workers)),
+                ],
                 ports["bot"],
                 bot_env,
             )
@@ -700,6 +711,7 @@ def meta(args: argparse.Namespace, plan: Plan, db_label: str) -> dict[str, Any]:
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "quick": bool(args.quick),
+        "workers": max(1, args.workers),
         "database": db_label,
         "plan": plan.__dict__,
         "python": platform.python_version(),
@@ -892,6 +904,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--quick", action="store_true", help="shorter rounds and fewer requests (a smoke run)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the bot as `jirabot serve --workers N` (memory and CPU then count all its processes)",
     )
     parser.add_argument(
         "--json",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -25,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="apply migrations, start the scheduler, serve HTTP")
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 3000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes sharing the port (default 1)"
+    )
     serve.add_argument(
         "--socket-mode",
         action="store_true",
@@ -57,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
-        return serve(settings, host=args.host, port=args.port, socket_mode=args.socket_mode)
+        return serve(
+            settings,
+            host=args.host,
+            port=args.port,
+            socket_mode=args.socket_mode,
+            workers=max(1, args.workers),
+        )
     if args.command == "check":
         from bot.checks import run_checks
 
@@ -81,47 +89,77 @@ async def _db_upgrade(settings: Settings) -> int:
     return 0
 
 
-async def _freeze_heap() -> None:
-    """Moves the objects made during start-up (modules, app, clients) out of the garbage collector's
-    reach: otherwise every full collection walks them all, pausing the event loop 20-80 ms under load
-    (measured with `python -m benchmarks.run`)."""
-    gc.collect()
-    gc.freeze()
+UVICORN_OPTIONS = {
+    "log_config": None,
+    "proxy_headers": True,
+    "timeout_graceful_shutdown": 20,
+    "lifespan": "on",
+}
 
 
-def serve(settings: Settings, *, host: str, port: int | None, socket_mode: bool) -> int:
+def serve(settings: Settings, *, host: str, port: int | None, socket_mode: bool, workers: int = 1) -> int:
     import uvicorn
-
-    from bot.container import build_components
-    from bot.web.app import create_asgi_app
 
     if socket_mode and settings.slack_app_token is None:
         print("SLACK_APP_TOKEN: required with --socket-mode (an xapp- app-level token)", file=sys.stderr)
         return EXIT_SETTINGS
+    if socket_mode and workers > 1:
+        print("--workers: Socket Mode runs in one process; drop --workers or --socket-mode", file=sys.stderr)
+        return EXIT_SETTINGS
     port = port or int(os.environ.get("PORT") or settings.port)
-    components = build_components(settings)
-    # The last start-up step: what exists by then lives as long as the process.
-    components.startup.append(_freeze_heap)
-    app = create_asgi_app(components, socket_mode=socket_mode)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        proxy_headers=True,
-        timeout_graceful_shutdown=20,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
     # uvicorn stops gracefully on SIGTERM (no new connections, in-flight requests finished, lifespan
     # shutdown stopping the scheduler), then re-raises the signal; this handler makes that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    log.info("app.serving", extra={"host": host, "port": port, "socket_mode": socket_mode})
+    log.info(
+        "app.serving", extra={"host": host, "port": port, "socket_mode": socket_mode, "workers": workers}
+    )
+    if workers > 1:
+        return _serve_workers(settings, host=host, port=port, workers=workers)
+    from bot.web.factory import create_served_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_served_app(settings, socket_mode=socket_mode), host=host, port=port, **UVICORN_OPTIONS
+        )
+    )
     server.run()
     if not server.started:
         log.error("app.start_failed")
         return 1
     return 0
+
+
+def _serve_workers(settings: Settings, *, host: str, port: int, workers: int) -> int:
+    """Several worker processes on one port. What must happen once (the key file of the embedded
+    default, migrations) happens here first; each worker then builds its own app from the same
+    settings, and the job leases keep scheduled runs to one worker."""
+    import uvicorn
+
+    from bot.container import resolve_encryptor
+
+    resolve_encryptor(settings)
+    asyncio.run(_migrate(settings))
+    uvicorn.run(
+        "bot.web.factory:create_worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **UVICORN_OPTIONS,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from bot.settings import DEFAULT_SQLITE_PATH
+    from storage.db import async_database_url, create_engine
+    from storage.migrate import upgrade
+
+    engine = create_engine(async_database_url(settings.database_url, DEFAULT_SQLITE_PATH))
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":  # pragma: no cover

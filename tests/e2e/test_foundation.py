@@ -250,3 +250,58 @@ def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("SLACK_APP_TOKEN:")
+
+
+def test_serve_with_workers_migrates_once_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(
+        tmp_path,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_BOT_TOKEN="xoxb-1-2-3",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        LOG_FORMAT="json",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline, "no worker came up"
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=40)
+    assert proc.returncode == 0
+    assert stderr.count('"event": "storage.migrated"') == 1
+    assert stderr.count('"event": "app.started"') == 2
+
+
+def test_socket_mode_runs_in_one_process(tmp_path: Path) -> None:
+    env = _env(tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1-x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--socket-mode", "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("--workers:")
