@@ -78,15 +78,49 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def test_serve_without_signing_secret_exits_2_naming_it(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
+def _jirabot(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs the command line to its end, in `tmp_path`, as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def _start_serving(tmp_path: Path, env: dict[str, str], port: int, *args: str) -> subprocess.Popen[str]:
+    """Starts `jirabot serve` on `port` and waits until /healthz answers 200."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"jirabot serve did not come up: {proc.communicate()[1][-2000:]}")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM, as an orchestrator sends it; returns what the process logged."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=40)[1]
+
+
+def test_serve_without_signing_secret_exits_2_naming_it(tmp_path: Path) -> None:
+    proc = _jirabot(tmp_path, _env(tmp_path), "serve")
     assert proc.returncode == 2
     assert "SLACK_SIGNING_SECRET" in proc.stderr
 
@@ -99,14 +133,7 @@ def test_malformed_settings_are_each_named(tmp_path: Path) -> None:
         JIRABOT_ADMINS="bob",
         JIRABOT_ENCRYPTION_KEY="short",
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _jirabot(tmp_path, env, "serve")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert any(line.startswith("SLACK_BOT_TOKEN:") for line in lines)
@@ -124,31 +151,13 @@ def test_jirabot_serve_starts_on_sqlite_by_default_and_stops_on_sigterm(tmp_path
         SLACK_API_URL="http://127.0.0.1:9/api/",
         LOG_FORMAT="json",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_serving(tmp_path, env, port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "jirabot serve did not come up"
-                time.sleep(0.2)
-        assert response.status_code == 200
         key_file = tmp_path / "data" / "jirabot.key"
         assert (tmp_path / "data" / "jirabot.sqlite3").is_file()
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        stderr = _stop(proc)
     assert proc.returncode == 0
     assert '"event": "storage.key_file_created"' in stderr
     assert "xoxb-1-2-3" not in stderr
@@ -157,14 +166,7 @@ def test_jirabot_serve_starts_on_sqlite_by_default_and_stops_on_sigterm(tmp_path
 def test_keygen_prints_a_usable_key(tmp_path: Path) -> None:
     from storage.crypto import Encryptor
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "keygen"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _jirabot(tmp_path, _env(tmp_path), "keygen")
     assert proc.returncode == 0
     key = proc.stdout.strip()
     assert Encryptor.from_string(key).decrypt(Encryptor.from_string(key).encrypt("x")) == "x"
@@ -197,22 +199,8 @@ def test_check_reports_each_dependency(tmp_path: Path, slack: SlackEmulator, atl
         ATLASSIAN_CLIENT_ID="id",
         ATLASSIAN_CLIENT_SECRET="s",
     )
-    subprocess.run(
-        [sys.executable, "-m", "bot", "db", "upgrade"],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    ok = subprocess.run(
-        [sys.executable, "-m", "bot", "check"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    assert _jirabot(tmp_path, env, "db", "upgrade").returncode == 0
+    ok = _jirabot(tmp_path, env, "check")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     lines = ok.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == [
@@ -224,14 +212,7 @@ def test_check_reports_each_dependency(tmp_path: Path, slack: SlackEmulator, atl
     ]
     slack.revoke_token(slack.bot_token)
     try:
-        failing = subprocess.run(
-            [sys.executable, "-m", "bot", "check"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        failing = _jirabot(tmp_path, env, "check")
     finally:
         slack.add_bot_token(slack.bot_token, slack.team_id)
     assert failing.returncode == 1
@@ -240,14 +221,7 @@ def test_check_reports_each_dependency(tmp_path: Path, slack: SlackEmulator, atl
 
 def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
     env = _env(tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--socket-mode"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _jirabot(tmp_path, env, "serve", "--socket-mode")
     assert proc.returncode == 2
     assert proc.stderr.startswith("SLACK_APP_TOKEN:")
 
@@ -261,33 +235,8 @@ def test_serve_with_workers_migrates_once_serves_and_stops_cleanly(tmp_path: Pat
         SLACK_API_URL="http://127.0.0.1:9/api/",
         LOG_FORMAT="json",
     )
-    command = [
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    proc = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None and time.monotonic() < deadline, "no worker came up"
-                time.sleep(0.2)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=40)
+    proc = _start_serving(tmp_path, env, port, "--workers", "2")
+    stderr = _stop(proc)
     assert proc.returncode == 0
     assert stderr.count('"event": "storage.migrated"') == 1
     assert stderr.count('"event": "app.started"') == 2
@@ -295,13 +244,6 @@ def test_serve_with_workers_migrates_once_serves_and_stops_cleanly(tmp_path: Pat
 
 def test_socket_mode_runs_in_one_process(tmp_path: Path) -> None:
     env = _env(tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1-x")
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--socket-mode", "--workers", "2"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _jirabot(tmp_path, env, "serve", "--socket-mode", "--workers", "2")
     assert proc.returncode == 2
     assert proc.stderr.startswith("--workers:")
