@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from bot.jira.http import RetryPolicy, send
+from bot.jira.issues import CARD_FIELDS, IssueSnapshot
 
 
 class TokenAuth(httpx.Auth):
@@ -208,6 +210,11 @@ class JiraClient:
         )
         data = response.json()
         return CreatedIssue(id=str(data["id"]), key=str(data["key"]))
+
+    async def issue(self, key: str) -> IssueSnapshot:
+        """One issue as this user sees it (404 when it does not exist or they may not browse it)."""
+        data = await self._get(f"issue/{quote(key, safe='')}", fields=",".join(CARD_FIELDS))
+        return IssueSnapshot.parse(data)
 
     async def search_users(self, query: str, limit: int = 20) -> list[JiraUser]:
         params = (

@@ -28,3 +28,12 @@ BLOCK_INSTALL_KIND = "install_kind"
 BLOCK_INSTALL_URL = "install_url"
 BLOCK_INSTALL_CLIENT_ID = "install_client_id"
 BLOCK_INSTALL_CLIENT_SECRET = "install_client_secret"
+
+# Issue cards (bot/slack/views/issue_card.py): one set of action IDs wherever a card appears. Buttons
+# carry the issue key as their value; the Transition select finds it in its block's ID.
+ACTION_CARD_ASSIGN = "jira_card_assign"
+ACTION_CARD_TRANSITION = "jira_card_transition"
+ACTION_CARD_COMMENT = "jira_card_comment"
+ACTION_CARD_WATCH = "jira_card_watch"
+ACTION_CARD_SHARE = "jira_card_share"
+BLOCK_CARD_ACTIONS = "jira_card_actions"

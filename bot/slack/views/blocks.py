@@ -104,6 +104,12 @@ def modal(
     return view
 
 
+def escape(text: str) -> str:
+    """Text shown as is inside mrkdwn (Slack's three escapes): for every string that Jira or a person
+    controls (summaries, names, keys), so that `<https://evil|Re-authorize>` stays text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

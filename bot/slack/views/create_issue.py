@@ -34,7 +34,7 @@ from bot.services.issues import (
 from bot.slack import ids
 from bot.slack.metadata import ModalState, decode_metadata, encode_metadata
 from bot.slack.views import linking as linking_views
-from bot.slack.views.blocks import actions, button, clip, context, modal, option, plain, section
+from bot.slack.views.blocks import actions, button, clip, context, escape, modal, option, plain, section
 from storage.repositories.issue_links import IssueLinkRecord
 
 View = dict[str, Any]
@@ -647,11 +647,6 @@ def _project_name(selected: Mapping[str, Any]) -> str:
     text = _option_text(selected)
     suffix = f" ({selected.get('value')})"
     return text[: -len(suffix)] if text.endswith(suffix) else text
-
-
-def escape(text: str) -> str:
-    """Text shown as is inside mrkdwn (Slack's three escapes)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _when(value: Any) -> str:
