@@ -19,7 +19,6 @@ from bot.jobs.tasks import JobServices, build_jobs
 from bot.services.admins import AdminPolicy
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
-from bot.services.notify import Notifier
 from bot.services.oauth_apps import OAuthApps
 from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
@@ -31,6 +30,7 @@ from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
+from bot.slack.notifier import Notifier
 from bot.web.oauth import oauth_callback_route
 from storage.crypto import Encryptor, load_or_create_key_file
 from storage.db import async_database_url, create_engine
@@ -182,5 +182,6 @@ def _wire_issues(c: Components) -> None:
         issue_listeners.IssueListeners(
             issues=issues,
             projects=c.services["projects"],
+            notifier=c.services["notifier"],
         ),
     )

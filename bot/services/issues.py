@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import httpx
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actors import Actor
 from bot.clock import Clock
+from bot.form_state import ModalState
 from bot.jira.client import IssueType, JiraUser, Project
 from bot.jira.errors import (
     JiraBadRequest,
@@ -48,14 +48,12 @@ from bot.services.issue_drafts import (
     SUMMARY_LIMIT,
     DraftStore,
     FormTexts,
+    Prefill,
     SourceMessage,
     description_digest,
-    prefill_from_message,
 )
 from bot.services.linking import CloudNotConfigured, LinkingService, NotInstalled
 from bot.services.tokens import TokenService
-from bot.slack.context import Actor
-from bot.slack.metadata import ModalState
 from storage.repositories.accounts import AccountRecord
 from storage.repositories.idempotency import PENDING
 from storage.repositories.issue_links import IssueLinkRecord
@@ -70,7 +68,6 @@ OPTIONS_DEADLINE = 2.2
 # How often a repeated submission looks whether the first one is done.
 CLAIM_POLL = 0.2
 
-Message = dict[str, Any]
 A = TypeVar("A")
 B = TypeVar("B")
 
@@ -250,13 +247,6 @@ class CreateOutcome:
         return self.status == OutcomeStatus.CREATED and self.issue is not None
 
 
-class Delivery(StrEnum):
-    THREAD = "thread"
-    EPHEMERAL = "ephemeral"
-    DM = "dm"
-    NONE = "none"
-
-
 class _InvalidFields(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(", ".join(errors))
@@ -297,13 +287,14 @@ class IssueService:
         return Blocked(reason, tenant.site_host, url)
 
     # Opening the form ---------------------------------------------------------------------------
-    async def start_from_message(self, client: AsyncWebClient, actor: Actor, view_id: str,
-                                 source: SourceMessage) -> Step:
-        """The first view for a message: the form, or why not, or the message's existing issues."""
+    async def start_from_message(self, actor: Actor, view_id: str, source: SourceMessage,
+                                 read: Callable[[SourceMessage], Awaitable[Prefill]]) -> Step:
+        """The first view for a message: the form, or why not, or the message's existing issues.
+        ``read`` turns the message into the form's texts (it asks Slack, so only once access is known)."""
         access = await self.access(actor)
         if isinstance(access, Blocked):
             return ShowBlocked(access)
-        prefill = await prefill_from_message(client, source)
+        prefill = await read(source)
         state = ModalState(channel_id=source.channel_id, message_ts=source.ts, thread_ts=source.thread_ts,
                            description_digest=description_digest(prefill.description), has_draft=True,
                            truncated=prefill.truncated)
@@ -595,47 +586,6 @@ class IssueService:
         if not text.strip():
             return None
         return rich_text_value(text.strip(), cloud=cloud)
-
-    # Telling the channel ------------------------------------------------------------------------
-    async def announce(self, client: AsyncWebClient, submission: IssueSubmission, reply: Message,
-                       fallback: Message) -> Delivery:
-        """Posts ``reply`` in the source message's thread; where the bot cannot post there, shows
-        ``fallback`` to the user ephemerally, or else by DM."""
-        actor, state = submission.actor, submission.state
-        if state.from_message and state.channel_id:
-            try:
-                await client.chat_postMessage(
-                    channel=state.channel_id, thread_ts=state.thread_ts or state.message_ts,
-                    text=reply["text"], blocks=reply.get("blocks"), unfurl_links=False, unfurl_media=False)
-                return Delivery.THREAD
-            except SlackApiError as exc:
-                log.info("slack.issue.thread_reply_failed", extra={"team_id": actor.team_id,
-                                                                  "channel_id": state.channel_id,
-                                                                  "error": exc.response.get("error")})
-        if state.channel_id:
-            try:
-                await client.chat_postEphemeral(channel=state.channel_id, user=actor.user_id,
-                                                text=fallback["text"], blocks=fallback.get("blocks"))
-                return Delivery.EPHEMERAL
-            except SlackApiError as exc:
-                log.info("slack.issue.ephemeral_failed", extra={"team_id": actor.team_id,
-                                                               "channel_id": state.channel_id,
-                                                               "error": exc.response.get("error")})
-        if await self.tell(client, actor, fallback):
-            return Delivery.DM
-        return Delivery.NONE
-
-    async def tell(self, client: AsyncWebClient, actor: Actor, message: Message) -> bool:
-        """A direct message to the user; False when Slack refused it."""
-        try:
-            await client.chat_postMessage(channel=actor.user_id, text=message["text"],
-                                          blocks=message.get("blocks"))
-            return True
-        except SlackApiError as exc:
-            log.warning("slack.dm_failed", extra={"team_id": actor.team_id, "slack_user_id": actor.user_id,
-                                                  "error": exc.response.get("error")})
-            return False
-
 
 
 async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:

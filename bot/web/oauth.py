@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from bot.services.linking import CallbackResult, LinkingService
-from bot.services.notify import Notifier
+from bot.slack.notifier import Notifier
 from bot.web.pages import render_page
 
 log = logging.getLogger(__name__)

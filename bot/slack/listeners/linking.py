@@ -18,13 +18,13 @@ from bot.services.linking import (
     NotInstalled,
     OtherSiteInstalled,
 )
-from bot.services.notify import Notifier
 from bot.services.projects import ProjectDirectory
 from bot.slack import ids
 from bot.slack.commands import JiraCommand
 from bot.slack.context import Actor, actor_of
 from bot.slack.listeners.commands import CommandRouter
 from bot.slack.listeners.errors import guarded
+from bot.slack.notifier import Notifier
 from bot.slack.views import linking as views
 from bot.slack.views.blocks import option
 
