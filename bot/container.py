@@ -25,6 +25,7 @@ from bot.services.projects import ProjectDirectory
 from bot.services.tokens import TokenService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
+from bot.slack.abandoned_creates import AbandonedCreates
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
 from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
@@ -158,7 +159,8 @@ def _wire_jobs(c: Components) -> None:
     scheduler = JobScheduler(
         c.storage.leases, c.clock, lease_ttl=timedelta(seconds=settings.jirabot_job_lease_seconds)
     )
-    for job in build_jobs(settings, JobServices(upkeep, hygiene, reporting, rotation)):
+    abandoned = AbandonedCreates(c.services["issues"], c.services["notifier"])
+    for job in build_jobs(settings, JobServices(upkeep, hygiene, reporting, rotation, abandoned)):
         scheduler.add(job)
     c.services.update(
         workspace_cleanup=cleanup,
@@ -174,7 +176,13 @@ def _wire_jobs(c: Components) -> None:
 
 
 def _wire_issues(c: Components) -> None:
-    issues = IssueService(c.storage, c.services["tokens"], c.services["linking"], c.clock)
+    issues = IssueService(
+        c.storage,
+        c.services["tokens"],
+        c.services["linking"],
+        c.clock,
+        stale_after=timedelta(seconds=c.settings.jirabot_create_stale_after),
+    )
     c.services.update(issues=issues)
     issue_listeners.register(
         c.bolt,
