@@ -171,7 +171,8 @@ def test_a_held_request_is_handled_once_released_even_if_the_client_left(
 def test_answer_after_handles_the_request_and_answers_otherwise(
         emu: AtlassianEmulator, http: httpx.Client) -> None:
     ada, api = _cloud(emu), _api(emu)
-    emu.holds.answer_after(r"/issue$", 503, "Service Unavailable", headers={"Retry-After": "1"}, method="POST")
+    emu.holds.answer_after(r"/issue$", 503, "Service Unavailable", headers={"Retry-After": "1"},
+                           method="POST")
     response = _create(http, api, ada, "ENG", "Made anyway")
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
     assert [i.key for i in emu.issues()] == ["ENG-1"]
