@@ -296,7 +296,7 @@ class IssueService:
         self._linking = linking
         self._clock = clock
         self._stale_after = stale_after
-        self._lookup_delays = lookup_delays
+        self.lookup_delays = lookup_delays
         # Submissions this process took over from a claim that was left: the create looks for the
         # earlier attempt's issue before sending anything (key -> when the submission began).
         self._taken_over: dict[str, datetime] = {}
@@ -584,7 +584,7 @@ class IssueService:
         log.warning("jira.issue.outcome_unknown", extra={"team_id": submission.actor.team_id,
                                                          "project": submission.input.project_key,
                                                          "error_type": type(exc).__name__})
-        for delay in self._lookup_delays:
+        for delay in self.lookup_delays:
             await asyncio.sleep(delay)
             try:
                 found = await self._find(ready, pending, key)
