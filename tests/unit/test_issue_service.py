@@ -617,3 +617,19 @@ async def test_abandoned_pending_creates_are_resolved_by_looking_in_jira(world: 
     assert (await world.service.claim(lost)).reason == FailureReason.UNCERTAIN
     assert (await world.service.claim(fresh)).status == OutcomeStatus.PENDING
     assert await world.service.resolve_abandoned() == []  # each is resolved once
+
+
+async def test_datacenter_finds_an_unanswered_create_through_its_v2_search(dc_world: World) -> None:
+    sub = submission()
+    dc_world.service.lookup_delays = (0.0,)
+    dc_world.jira.on("POST", f"{DC_BASE}/issue", httpx.ReadTimeout("timed out"))
+    dc_world.jira.on("GET", f"{DC_BASE}/search", httpx.Response(200, json={
+        "startAt": 0, "maxResults": 20, "total": 1,
+        "issues": [{"id": "10300", "key": "ENG-3", "fields": {"summary": "Printer on fire"}}]}))
+    dc_world.jira.on("GET", f"{DC_BASE}/issue/ENG-3/properties/{SUBMISSION_PROPERTY}", marked(sub))
+    outcome = await create(dc_world, sub)
+    assert outcome.created and outcome.issue.url == f"{DC_SITE}/browse/ENG-3"
+    (search,) = [r for r in dc_world.jira.requests if r.url.path.endswith("/search")]
+    assert search.url.params["jql"].startswith('project = "ENG" AND reporter = currentUser()')
+    assert search.url.params["fields"] == "summary"
+    assert json.loads(dc_world.jira.requests[-3].content)["properties"][0]["key"] == SUBMISSION_PROPERTY
