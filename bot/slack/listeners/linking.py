@@ -26,7 +26,7 @@ from bot.slack.listeners.commands import CommandRouter
 from bot.slack.listeners.errors import guarded
 from bot.slack.notifier import Notifier
 from bot.slack.views import linking as views
-from bot.slack.views.blocks import option
+from bot.slack.views.blocks import escape_mrkdwn, option
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ class LinkingListeners:
             response_action="update",
             view=views.build_authorize_modal(
                 "Connect Jira",
-                f"Last step: authorize the connection to *{site.display}* in Jira.",
+                f"Last step: authorize the connection to *{escape_mrkdwn(site.display)}* in Jira.",
                 url,
                 site.notes,
             ),
