@@ -34,10 +34,10 @@ NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 EVIL = "<https://evil.example|Re-authorize>"
 SHOWN = "&lt;https://evil.example|Re-authorize&gt;"
 BROADCAST = "<!channel> & <@U0BOSS>"
-TENANT = TenantRecord(1, "T1", None, "cloud", "https://acme.atlassian.net", "acme", "c1", None, None, "U0ADMIN",
-                      NOW, "EVL", EVIL)
-ACCOUNT = AccountRecord(1, 1, "T1", "U1", "acc-1", BROADCAST, "bob@x", "at", "rt", NOW, None, "linked", NOW, NOW,
-                        None, None)
+TENANT = TenantRecord(1, "T1", None, "cloud", "https://acme.atlassian.net", "acme", "c1", None, None,
+                      "U0ADMIN", NOW, "EVL", EVIL)
+ACCOUNT = AccountRecord(1, 1, "T1", "U1", "acc-1", BROADCAST, "bob@x", "at", "rt", NOW, None, "linked", NOW,
+                        NOW, None, None)
 ISSUE = IssueCreated(key="EVL-1", url="https://acme.atlassian.net/browse/EVL-1", summary=BROADCAST,
                      issue_type=EVIL, project_key="EVL", project_name=EVIL)
 
@@ -112,14 +112,17 @@ def test_issue_texts_from_jira_are_text_in_the_reply_the_result_and_the_form() -
     assert_shown_as_text(issue_views.build_created_view(ISSUE))
     link = IssueLinkRecord("T1", "C1", "1.0", "EVL-1", ISSUE.url, BROADCAST, "U1", NOW)
     assert_shown_as_text(issue_views.build_duplicate_view([link], state))
-    refused = CreateOutcome(OutcomeStatus.INVALID, field_errors={"customfield_1": EVIL}, messages=(BROADCAST,))
+    refused = CreateOutcome(OutcomeStatus.INVALID, field_errors={"customfield_1": EVIL},
+                            messages=(BROADCAST,))
     notice = issue_views.failure_notice(refused, project=EVIL, labels={"customfield_1": EVIL})
     assert_shown_as_text(issue_views.build_failed_message(notice))
     unsure = CreateOutcome(OutcomeStatus.FAILED, reason=FailureReason.NO_PERMISSION)
-    assert_shown_as_text(issue_views.build_failed_message(issue_views.failure_notice(unsure, project=EVIL)))
+    unsure_notice = issue_views.failure_notice(unsure, project=EVIL)
+    assert_shown_as_text(issue_views.build_failed_message(unsure_notice))
     project = Project("1", "EVL", EVIL)
-    data = FormData(site_url="https://acme.atlassian.net", site_host=EVIL, jira_user=BROADCAST, project=project,
-                    issue_types=(IssueType("2", EVIL),), issue_type=IssueType("2", EVIL), plan=FieldPlan())
+    data = FormData(site_url="https://acme.atlassian.net", site_host=EVIL, jira_user=BROADCAST,
+                    project=project, issue_types=(IssueType("2", EVIL),), issue_type=IssueType("2", EVIL),
+                    plan=FieldPlan())
     assert_shown_as_text(issue_views.build_issue_form(data, FormTexts("S"), state))
     unavailable = FormData(site_url="https://acme.atlassian.net", site_host="acme", jira_user="me",
                            unavailable_project=EVIL)
