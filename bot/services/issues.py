@@ -616,7 +616,11 @@ class IssueService:
                       exc: Exception | None) -> CreateOutcome:
         """Nobody can tell whether the issue exists: keep the claim (never resent behind the user's back)
         and point the user at their recent issues."""
-        site = ready.tenant.site_url if ready is not None else None
+        if ready is not None:
+            site: str | None = ready.tenant.site_url
+        else:
+            tenant = await self._storage.tenants.get(pending.actor.team_id)
+            site = tenant.site_url if tenant is not None else None
         check_url = recent_issues_url(site) if site else None
         await self._storage.idempotency.complete(
             key, {**pending.to_json(), "outcome": FailureReason.UNCERTAIN.value, "check_url": check_url})
@@ -646,11 +650,8 @@ class IssueService:
         return resolutions
 
     async def _resolve(self, pending: PendingCreate, key: str) -> CreateOutcome:
-        try:
-            access = await self.access(pending.actor)
-        except Exception as exc:
-            return await self._unsure(pending, key, None, exc)
-        if isinstance(access, Blocked):
+        access = await self._ready_or_none(pending.actor)
+        if access is None:  # unlinked (or uninstalled) since: nothing to look with
             return await self._unsure(pending, key, None, None)
         try:
             found = await self._find(access, pending, key)

@@ -209,3 +209,35 @@ def test_an_abandoned_create_is_resolved_by_the_hygiene_job_and_the_user_sees_th
     assert len(world.atlassian.requests_to(CREATE, "POST")) == 1
     eventually(lambda: "jobs.hygiene.done" in second.events(), what="the hygiene run logged")
     assert len(thread_replies(world, ts)) == 1
+
+
+def test_an_abandoned_create_that_never_reached_jira_is_told_plainly_with_a_link(
+        world: World, serve: Callable[..., Served]) -> None:
+    result, form = open_form(world)
+    ts = result.payload["message_ts"]
+    hold = world.atlassian.holds.hold(CREATE, method="POST")
+    world.atlassian.fail_next(CREATE, 502, "Bad Gateway", method="POST")  # once released: nothing made
+    first = serve(JIRABOT_SCHEDULER="false")
+    sender = threading.Thread(target=lambda: _post_quietly(world, first.url, submission_payload(world, form)))
+    sender.start()
+    assert hold.wait_arrived(20), first.log()[-3000:]
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+    sender.join(20)
+    hold.release()
+    assert hold.wait_handled(10) and world.atlassian.issues() == []
+
+    serve(JIRABOT_SCHEDULER="true", JIRABOT_CREATE_STALE_AFTER="1", JIRABOT_CLEANUP_INTERVAL="10")
+    (dm,) = world.slack.wait_for(lambda: [c.params for c in world.slack.calls_to("chat.postMessage")
+                                          if c.params.get("channel") == ALICE
+                                          and "didn't confirm" in c.params.get("text", "")], timeout=30)
+    assert "/issues/?jql=" in json.dumps(dm["blocks"])  # the user's recent issues, to check
+    assert _key_status(world) == ["done:uncertain"]
+    assert world.atlassian.issues() == [] and thread_replies(world, ts) == []
+
+
+def _post_quietly(world: World, url: str, payload: dict[str, Any]) -> None:
+    try:
+        _post(world, url, payload)
+    except httpx.HTTPError:
+        pass  # the process died under the request
