@@ -19,18 +19,19 @@ from bot.jobs.tasks import JobServices, build_jobs
 from bot.services.admins import AdminPolicy
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
-from bot.services.notify import Notifier
 from bot.services.oauth_apps import OAuthApps
 from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
 from bot.services.tokens import TokenService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
+from bot.slack.abandoned_creates import AbandonedCreates
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
 from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
+from bot.slack.notifier import Notifier
 from bot.web.oauth import oauth_callback_route
 from storage.crypto import Encryptor, load_or_create_key_file
 from storage.db import async_database_url, create_engine
@@ -158,7 +159,8 @@ def _wire_jobs(c: Components) -> None:
     scheduler = JobScheduler(
         c.storage.leases, c.clock, lease_ttl=timedelta(seconds=settings.jirabot_job_lease_seconds)
     )
-    for job in build_jobs(settings, JobServices(upkeep, hygiene, reporting, rotation)):
+    abandoned = AbandonedCreates(c.services["issues"], c.services["notifier"])
+    for job in build_jobs(settings, JobServices(upkeep, hygiene, reporting, rotation, abandoned)):
         scheduler.add(job)
     c.services.update(
         workspace_cleanup=cleanup,
@@ -174,7 +176,13 @@ def _wire_jobs(c: Components) -> None:
 
 
 def _wire_issues(c: Components) -> None:
-    issues = IssueService(c.storage, c.services["tokens"], c.services["linking"], c.clock)
+    issues = IssueService(
+        c.storage,
+        c.services["tokens"],
+        c.services["linking"],
+        c.clock,
+        stale_after=timedelta(seconds=c.settings.jirabot_create_stale_after),
+    )
     c.services.update(issues=issues)
     issue_listeners.register(
         c.bolt,
@@ -182,5 +190,6 @@ def _wire_issues(c: Components) -> None:
         issue_listeners.IssueListeners(
             issues=issues,
             projects=c.services["projects"],
+            notifier=c.services["notifier"],
         ),
     )

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     jirabot_token_refresh_ahead: int = Field(default=900, ge=60)
     jirabot_refresh_idle_days: int = Field(default=30, ge=1, le=89)
     jirabot_cleanup_interval: int = Field(default=3600, ge=10)
+    jirabot_create_stale_after: int = Field(default=180, ge=1)
     jirabot_audit_retention_days: int = Field(default=365, ge=1)
     jirabot_personal_data_interval: int = Field(default=86400, ge=60)
     jirabot_key_rotation_interval: int = Field(default=86400, ge=60)

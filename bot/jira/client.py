@@ -6,13 +6,14 @@ Jira Data Center: `{base}/rest/api/2/…` (descriptions in wiki markup).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from bot.jira.errors import JiraNotFound
 from bot.jira.http import RetryPolicy, send
 from bot.jira.issues import CARD_FIELDS, IssueSnapshot
 
@@ -80,6 +81,15 @@ class FieldMeta:
 class CreatedIssue:
     id: str
     key: str
+
+
+@dataclass(frozen=True)
+class FoundIssue:
+    """An issue from a search: its id, key and summary (the fields a search asks for)."""
+
+    id: str
+    key: str
+    summary: str
 
 
 class JiraClient:
@@ -196,7 +206,14 @@ class JiraClient:
                 break
         return items
 
-    async def create_issue(self, fields: dict[str, Any]) -> CreatedIssue:
+    async def create_issue(
+        self, fields: dict[str, Any], properties: Mapping[str, Any] | None = None
+    ) -> CreatedIssue:
+        """Creates an issue; ``properties`` (issue entity properties) are set in the same request.
+        Never resent unless Jira answered 429 (see bot.jira.http)."""
+        body: dict[str, Any] = {"fields": fields}
+        if properties:
+            body["properties"] = [{"key": key, "value": value} for key, value in properties.items()]
         response = await send(
             self._http,
             "POST",
@@ -204,7 +221,7 @@ class JiraClient:
             policy=self._policy,
             auth=self._auth,
             idempotent=False,
-            json={"fields": fields},
+            json=body,
             headers={"Accept": "application/json"},
             timeout=self._timeout,
         )
@@ -215,6 +232,42 @@ class JiraClient:
         """One issue as this user sees it (404 when it does not exist or they may not browse it)."""
         data = await self._get(f"issue/{quote(key, safe='')}", fields=",".join(CARD_FIELDS))
         return IssueSnapshot.parse(data)
+
+    async def search_issues(self, jql: str, limit: int = 20) -> list[FoundIssue]:
+        """The first ``limit`` issues a JQL search finds (Cloud: the enhanced `search/jql`; Data Center:
+        `search`), with their summaries."""
+        if self.cloud:
+            response = await send(
+                self._http,
+                "POST",
+                f"{self._base}/search/jql",
+                policy=self._policy,
+                auth=self._auth,
+                idempotent=True,  # a read, sent as POST
+                json={"jql": jql, "fields": ["summary"], "maxResults": limit},
+                headers={"Accept": "application/json"},
+                timeout=self._timeout,
+            )
+            data = response.json()
+        else:
+            data = await self._get("search", jql=jql, fields="summary", maxResults=limit)
+        return [
+            FoundIssue(
+                id=str(item["id"]),
+                key=str(item["key"]),
+                summary=str((item.get("fields") or {}).get("summary") or ""),
+            )
+            for item in (data.get("issues") or [])[:limit]
+            if isinstance(item, dict) and item.get("key") and item.get("id")
+        ]
+
+    async def issue_property(self, issue_key: str, property_key: str) -> Any | None:
+        """The value of an issue's entity property; None when the issue has no such property."""
+        try:
+            data = await self._get(f"issue/{issue_key}/properties/{property_key}")
+        except JiraNotFound:
+            return None
+        return data.get("value") if isinstance(data, dict) else None
 
     async def search_users(self, query: str, limit: int = 20) -> list[JiraUser]:
         params = (

@@ -7,8 +7,8 @@
     │   ├── JiraUnauthorized        401, token rejected
     │   ├── JiraForbidden           403
     │   ├── JiraNotFound            404
-    │   ├── JiraRateLimited         429 (or 503 with Retry-After), with `retry_after` seconds
-    │   └── JiraServerError         5xx
+    │   ├── JiraRateLimited         429, with `retry_after` seconds
+    │   └── JiraServerError         5xx, with `retry_after` seconds when the server sent one
     ├── OAuthError                  a token endpoint refused
     │   └── OAuthInvalidGrant       the code or refresh token is dead for good
     └── ReconnectRequired           the user's link needs a new authorization
@@ -81,7 +81,9 @@ class JiraRateLimited(JiraHTTPError):
 
 
 class JiraServerError(JiraHTTPError):
-    pass
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class OAuthError(JiraError):

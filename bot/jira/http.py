@@ -1,8 +1,8 @@
 """One place where HTTP calls to Jira and Atlassian are sent, retried and turned into typed errors.
 
-Retries: 429 (and 503 with Retry-After) after the delay the server asks for; connection failures
-before anything was sent, always; timeouts and other 5xx only for idempotent calls. A create is never
-blindly resent once it may have reached Jira.
+Retries: 429 after the delay the server asks for; connection failures before anything was sent,
+always; timeouts and 5xx (a 503's Retry-After honoured) only for idempotent calls. A 503 is not a rate
+limit: a proxy may answer it after Jira got the request, so a create is never resent after one.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def error_for_response(response: httpx.Response) -> JiraHTTPError:
     }
     message = f"{request.method} {kwargs['url']} answered {status}"
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    if status == 429 or (status == 503 and retry_after is not None):
+    if status == 429:
         return JiraRateLimited(message, retry_after=retry_after, **kwargs)
     if status == 400:
         return JiraBadRequest(message, **kwargs)
@@ -78,7 +78,7 @@ def error_for_response(response: httpx.Response) -> JiraHTTPError:
     if status == 404:
         return JiraNotFound(message, **kwargs)
     if status >= 500:
-        return JiraServerError(message, **kwargs)
+        return JiraServerError(message, retry_after=retry_after, **kwargs)
     return JiraHTTPError(message, **kwargs)
 
 

@@ -13,6 +13,7 @@ from bot.jobs.scheduler import Job, JobOutcome
 from bot.services.personal_data import PersonalDataService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep
 from bot.settings import Settings
+from bot.slack.abandoned_creates import AbandonedCreates
 
 TOKEN_UPKEEP = "token_upkeep"
 HYGIENE = "hygiene"
@@ -24,8 +25,12 @@ async def token_upkeep(service: TokenUpkeep) -> JobOutcome:
     return JobOutcome(asdict(await service.run()))
 
 
-async def hygiene(service: Hygiene) -> JobOutcome:
-    return JobOutcome(asdict(await service.run()))
+async def hygiene(service: Hygiene, abandoned: AbandonedCreates | None = None) -> JobOutcome:
+    """Expired rows go; creates left pending by a process that died are resolved (and their users told)."""
+    counts = asdict(await service.run())
+    if abandoned is not None:
+        counts.update(await abandoned.run())
+    return JobOutcome(counts)
 
 
 async def personal_data(service: PersonalDataService) -> JobOutcome:
@@ -43,6 +48,7 @@ class JobServices:
     hygiene: Hygiene
     reporting: PersonalDataService
     rotation: KeyRotation
+    abandoned: AbandonedCreates | None = None
 
 
 def build_jobs(settings: Settings, services: JobServices) -> list[Job]:
@@ -52,7 +58,8 @@ def build_jobs(settings: Settings, services: JobServices) -> list[Job]:
     return [
         Job(TOKEN_UPKEEP, every(settings.jirabot_token_refresh_interval),
             partial(token_upkeep, services.upkeep)),
-        Job(HYGIENE, every(settings.jirabot_cleanup_interval), partial(hygiene, services.hygiene)),
+        Job(HYGIENE, every(settings.jirabot_cleanup_interval),
+            partial(hygiene, services.hygiene, services.abandoned)),
         Job(PERSONAL_DATA, every(settings.jirabot_personal_data_interval),
             partial(personal_data, services.reporting)),
         Job(KEY_ROTATION, every(settings.jirabot_key_rotation_interval),

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import httpx
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actors import Actor
 from bot.clock import Clock
-from bot.jira.client import IssueType, JiraUser, Project
+from bot.form_state import ModalState
+from bot.jira.client import FoundIssue, IssueType, JiraUser, Project
 from bot.jira.errors import (
     JiraBadRequest,
     JiraError,
@@ -48,16 +48,21 @@ from bot.services.issue_drafts import (
     SUMMARY_LIMIT,
     DraftStore,
     FormTexts,
+    Prefill,
     SourceMessage,
     description_digest,
-    prefill_from_message,
+)
+from bot.services.issue_recovery import (
+    PendingCreate,
+    find_created,
+    is_stale,
+    marker_property,
+    since_of,
 )
 from bot.services.linking import CloudNotConfigured, LinkingService, NotInstalled
 from bot.services.tokens import TokenService
-from bot.slack.context import Actor
-from bot.slack.metadata import ModalState
 from storage.repositories.accounts import AccountRecord
-from storage.repositories.idempotency import PENDING
+from storage.repositories.idempotency import PENDING, Claim
 from storage.repositories.issue_links import IssueLinkRecord
 from storage.repositories.tenants import TenantRecord
 from storage.store import Storage
@@ -65,12 +70,19 @@ from storage.store import Storage
 log = logging.getLogger(__name__)
 
 CREATE_KEY_LIFETIME = timedelta(days=1)
+CREATE_PREFIX = "create:"
+#: A create still pending after this long is taken to be dead (its process stopped) and is resolved by
+#: looking in Jira. Longer than any create can take: four attempts after 429s, each with its timeout.
+STALE_AFTER = timedelta(minutes=3)
+#: When a create got no clear answer, look for its issue after these pauses (a search may lag).
+LOOKUP_DELAYS = (0.0, 0.5, 1.5)
+#: The search window starts this much before the create was sent.
+LOOKUP_MARGIN = timedelta(minutes=1)
 # Slack waits 3 seconds for options; keep a margin for the round trip.
 OPTIONS_DEADLINE = 2.2
 # How often a repeated submission looks whether the first one is done.
 CLAIM_POLL = 0.2
 
-Message = dict[str, Any]
 A = TypeVar("A")
 B = TypeVar("B")
 
@@ -194,7 +206,13 @@ class IssueSubmission:
 
     @property
     def idempotency_key(self) -> str:
-        return f"create:{self.actor.team_id}:{self.view_id}:{self.view_hash}"
+        return f"{CREATE_PREFIX}{self.actor.team_id}:{self.view_id}:{self.view_hash}"
+
+    def pending(self, since: datetime) -> PendingCreate:
+        return PendingCreate(
+            actor=self.actor, state=self.state, view_id=self.view_id, project_key=self.input.project_key,
+            project_name=self.input.project_name, issue_type=self.input.issue_type_name,
+            summary=normalized_summary(self.input.summary), since=since)
 
 
 @dataclass(frozen=True)
@@ -250,11 +268,12 @@ class CreateOutcome:
         return self.status == OutcomeStatus.CREATED and self.issue is not None
 
 
-class Delivery(StrEnum):
-    THREAD = "thread"
-    EPHEMERAL = "ephemeral"
-    DM = "dm"
-    NONE = "none"
+@dataclass(frozen=True)
+class Resolution:
+    """How a submission that was left pending ended: its issue found (CREATED), or unsure."""
+
+    pending: PendingCreate
+    outcome: CreateOutcome
 
 
 class _InvalidFields(Exception):
@@ -269,11 +288,18 @@ class _InvalidFields(Exception):
 
 
 class IssueService:
-    def __init__(self, storage: Storage, tokens: TokenService, linking: LinkingService, clock: Clock) -> None:
+    def __init__(self, storage: Storage, tokens: TokenService, linking: LinkingService, clock: Clock, *,
+                 stale_after: timedelta = STALE_AFTER,
+                 lookup_delays: tuple[float, ...] = LOOKUP_DELAYS) -> None:
         self._storage = storage
         self._tokens = tokens
         self._linking = linking
         self._clock = clock
+        self._stale_after = stale_after
+        self.lookup_delays = lookup_delays
+        # Submissions this process took over from a claim that was left: the create looks for the
+        # earlier attempt's issue before sending anything (key -> when the submission began).
+        self._taken_over: dict[str, datetime] = {}
         self.drafts = DraftStore(storage, clock)
 
     # Who is asking ------------------------------------------------------------------------------
@@ -297,13 +323,14 @@ class IssueService:
         return Blocked(reason, tenant.site_host, url)
 
     # Opening the form ---------------------------------------------------------------------------
-    async def start_from_message(self, client: AsyncWebClient, actor: Actor, view_id: str,
-                                 source: SourceMessage) -> Step:
-        """The first view for a message: the form, or why not, or the message's existing issues."""
+    async def start_from_message(self, actor: Actor, view_id: str, source: SourceMessage,
+                                 read: Callable[[SourceMessage], Awaitable[Prefill]]) -> Step:
+        """The first view for a message: the form, or why not, or the message's existing issues.
+        ``read`` turns the message into the form's texts (it asks Slack, so only once access is known)."""
         access = await self.access(actor)
         if isinstance(access, Blocked):
             return ShowBlocked(access)
-        prefill = await prefill_from_message(client, source)
+        prefill = await read(source)
         state = ModalState(channel_id=source.channel_id, message_ts=source.ts, thread_ts=source.thread_ts,
                            description_digest=description_digest(prefill.description), has_draft=True,
                            truncated=prefill.truncated)
@@ -422,15 +449,18 @@ class IssueService:
     async def claim(self, submission: IssueSubmission, *, wait: float = 0.0) -> CreateOutcome | None:
         """None when this delivery of a submission may create the issue; a repeated delivery gets the
         first one's outcome instead, waiting up to ``wait`` seconds while that is still being created
-        (PENDING if it still is). When the first one failed for certain, the repeat may go ahead."""
+        (PENDING if it still is). When the first one failed for certain, the repeat may go ahead; when
+        it was left pending (the process died) or unsure for longer than ``stale_after``, the repeat
+        takes it over, and its create first looks in Jira for the issue the first one may have made."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
+        key = submission.idempotency_key
         while True:
             now = self._clock.now()
             claim = await self._storage.idempotency.claim(
-                submission.idempotency_key, team_id=submission.actor.team_id, now=now,
-                expires_at=now + CREATE_KEY_LIFETIME)
-            if claim.claimed:
+                key, team_id=submission.actor.team_id, now=now, expires_at=now + CREATE_KEY_LIFETIME,
+                context=submission.pending(now).to_json())
+            if claim.claimed or await self._take_over(submission, claim, now):
                 return None
             if claim.status != PENDING or loop.time() + CLAIM_POLL > deadline:
                 break
@@ -446,9 +476,25 @@ class IssueService:
                                  check_url=result.get("check_url"))
         return CreateOutcome(OutcomeStatus.PENDING)
 
+    async def _take_over(self, submission: IssueSubmission, claim: Claim, now: datetime) -> bool:
+        result = claim.result or {}
+        left = claim.status == PENDING or result.get("outcome") == FailureReason.UNCERTAIN.value
+        if not left or not is_stale(claim.created_at, now, self._stale_after):
+            return False
+        since = since_of(result, claim.created_at or now)
+        key = submission.idempotency_key
+        if not await self._storage.idempotency.take_over(key, seen=claim, now=now,
+                                                         result=submission.pending(since).to_json()):
+            return False
+        self._taken_over[key] = since
+        log.info("jira.issue.claim_taken_over", extra={"team_id": submission.actor.team_id,
+                                                       "view_id": submission.view_id, "status": claim.status})
+        return True
+
     async def create(self, submission: IssueSubmission) -> CreateOutcome:
         """Creates the issue of a claimed submission, as the user; never raises."""
         key = submission.idempotency_key
+        since = self._taken_over.pop(key, None)
         try:
             ready_or_blocked = await self.access(submission.actor)
             if isinstance(ready_or_blocked, Blocked):
@@ -463,6 +509,15 @@ class IssueService:
             log.exception("jira.issue.prepare_failed", extra={"team_id": submission.actor.team_id})
             await self._storage.idempotency.release(key)
             return CreateOutcome(OutcomeStatus.FAILED, reason=FailureReason.INTERNAL)
+        if since is not None:  # an earlier attempt may have made it: look before creating another
+            pending = submission.pending(since)
+            try:
+                found = await self._find(ready, pending, key)
+            except Exception as exc:
+                return await self._unsure(pending, key, ready, exc)
+            if found is not None:
+                issue = await self._found(pending, key, ready, found)
+                return CreateOutcome(OutcomeStatus.CREATED, issue=issue)
         return await self._send(submission, ready, fields)
 
     async def _send(self, submission: IssueSubmission, ready: Ready, fields: dict[str, Any]) -> CreateOutcome:
@@ -471,7 +526,7 @@ class IssueService:
                  "project": submission.input.project_key}
         try:
             async with self._tokens.session(ready.tenant, ready.account) as jira:
-                created = await jira.create_issue(fields)
+                created = await jira.create_issue(fields, marker_property(key))
         except JiraBadRequest as exc:
             await self._storage.idempotency.release(key)
             log.info("jira.issue.rejected", extra={**extra, "fields": sorted(exc.errors)})
@@ -511,24 +566,100 @@ class IssueService:
             log.exception("jira.issue.create_crashed", extra=extra)
             return await self._uncertain(submission, ready, exc)
         issue = IssueCreated(
-            key=created.key, url=f"{ready.tenant.site_url.rstrip('/')}/browse/{created.key}",
+            key=created.key, url=issue_url(ready.tenant.site_url, created.key),
             summary=str(fields.get("summary") or ""), issue_type=submission.input.issue_type_name,
             project_key=submission.input.project_key, project_name=submission.input.project_name,
         )
-        await self._record(submission, ready, issue)
+        await self._record(submission.pending(self._clock.now()), key, ready, issue)
         log.info("jira.issue.created", extra={**extra, "issue_key": issue.key,
                                               "api": 3 if ready.tenant.is_cloud else 2,
                                               "from_message": submission.state.from_message})
         return CreateOutcome(OutcomeStatus.CREATED, issue=issue)
 
     async def _uncertain(self, submission: IssueSubmission, ready: Ready, exc: Exception) -> CreateOutcome:
-        check_url = recent_issues_url(ready.tenant.site_url)
-        await self._storage.idempotency.complete(
-            submission.idempotency_key, {"outcome": FailureReason.UNCERTAIN.value, "check_url": check_url})
+        """The create got no clear answer: Jira may have made the issue. Looks for it (a few times, as a
+        search may lag behind a create) rather than sending the create again."""
+        key = submission.idempotency_key
+        pending = submission.pending(self._clock.now() - LOOKUP_MARGIN)
         log.warning("jira.issue.outcome_unknown", extra={"team_id": submission.actor.team_id,
                                                          "project": submission.input.project_key,
                                                          "error_type": type(exc).__name__})
+        for delay in self.lookup_delays:
+            await asyncio.sleep(delay)
+            try:
+                found = await self._find(ready, pending, key)
+            except Exception as lookup_error:
+                log.warning("jira.issue.lookup_failed", extra={"team_id": submission.actor.team_id,
+                                                               "error_type": type(lookup_error).__name__})
+                continue
+            if found is not None:
+                issue = await self._found(pending, key, ready, found)
+                return CreateOutcome(OutcomeStatus.CREATED, issue=issue)
+        return await self._unsure(pending, key, ready, exc)
+
+    async def _find(self, ready: Ready, pending: PendingCreate, key: str) -> FoundIssue | None:
+        async with self._tokens.session(ready.tenant, ready.account) as jira:
+            return await find_created(jira, idempotency_key=key, project_key=pending.project_key,
+                                      since=pending.since, now=self._clock.now())
+
+    async def _found(self, pending: PendingCreate, key: str, ready: Ready, found: FoundIssue) -> IssueCreated:
+        """Records the issue that an earlier or unanswered attempt made, as if just created."""
+        issue = IssueCreated(key=found.key, url=issue_url(ready.tenant.site_url, found.key),
+                             summary=found.summary or pending.summary, issue_type=pending.issue_type,
+                             project_key=pending.project_key, project_name=pending.project_name)
+        log.info("jira.issue.found_after_unknown_outcome", extra={"team_id": pending.actor.team_id,
+                                                                  "issue_key": issue.key})
+        await self._record(pending, key, ready, issue)
+        return issue
+
+    async def _unsure(self, pending: PendingCreate, key: str, ready: Ready | None,
+                      exc: Exception | None) -> CreateOutcome:
+        """Nobody can tell whether the issue exists: keep the claim (never resent behind the user's back)
+        and point the user at their recent issues."""
+        if ready is not None:
+            site: str | None = ready.tenant.site_url
+        else:
+            tenant = await self._storage.tenants.get(pending.actor.team_id)
+            site = tenant.site_url if tenant is not None else None
+        check_url = recent_issues_url(site) if site else None
+        await self._storage.idempotency.complete(
+            key, {**pending.to_json(), "outcome": FailureReason.UNCERTAIN.value, "check_url": check_url})
+        if exc is not None:
+            log.warning("jira.issue.outcome_still_unknown", extra={"team_id": pending.actor.team_id,
+                                                                   "error_type": type(exc).__name__})
         return CreateOutcome(OutcomeStatus.FAILED, reason=FailureReason.UNCERTAIN, check_url=check_url)
+
+    # Claims that were left ----------------------------------------------------------------------
+    async def resolve_abandoned(self, limit: int = 20) -> list[Resolution]:
+        """Submissions left pending (their process died mid-create) for longer than ``stale_after``:
+        each is looked for in Jira and recorded as created, or else marked unsure; who submitted it is
+        to be told either way."""
+        now = self._clock.now()
+        resolutions: list[Resolution] = []
+        for left in await self._storage.idempotency.pending_before(CREATE_PREFIX, now - self._stale_after,
+                                                                   limit):
+            pending = PendingCreate.from_json(left.result)
+            seen = Claim(False, PENDING, left.result, left.created_at)
+            if not await self._storage.idempotency.take_over(left.key, seen=seen, now=now,
+                                                             result=left.result):
+                continue  # another replica, or the user's resubmission, has it
+            if pending is None:  # nothing to look with, nobody to tell
+                await self._storage.idempotency.complete(left.key, {"outcome": FailureReason.UNCERTAIN.value})
+                continue
+            resolutions.append(Resolution(pending, await self._resolve(pending, left.key)))
+        return resolutions
+
+    async def _resolve(self, pending: PendingCreate, key: str) -> CreateOutcome:
+        access = await self._ready_or_none(pending.actor)
+        if access is None:  # unlinked (or uninstalled) since: nothing to look with
+            return await self._unsure(pending, key, None, None)
+        try:
+            found = await self._find(access, pending, key)
+        except Exception as exc:
+            return await self._unsure(pending, key, access, exc)
+        if found is None:
+            return await self._unsure(pending, key, access, None)
+        return CreateOutcome(OutcomeStatus.CREATED, issue=await self._found(pending, key, access, found))
 
     @staticmethod
     def _blocked_outcome(blocked: Blocked) -> CreateOutcome:
@@ -540,22 +671,22 @@ class IssueService:
         }[blocked.reason]
         return CreateOutcome(OutcomeStatus.FAILED, reason=reason, connect_url=blocked.connect_url)
 
-    async def _record(self, submission: IssueSubmission, ready: Ready, issue: IssueCreated) -> None:
+    async def _record(self, pending: PendingCreate, key: str, ready: Ready, issue: IssueCreated) -> None:
         """Remembers the created issue (against repeats, the message link, the last project) and
         forgets the form's draft, in one transaction.
 
         The issue exists in Jira whatever happens here, so a failure is logged, not raised.
         """
-        actor, state = submission.actor, submission.state
+        actor, state = pending.actor, pending.state
         try:
             await self._storage.issue_links.record_created(
                 team_id=actor.team_id, channel_id=state.channel_id, message_ts=state.message_ts,
                 issue_key=issue.key, issue_url=issue.url, summary=issue.summary[:255],
                 created_by=actor.user_id, now=self._clock.now(),
-                idempotency_key=submission.idempotency_key,
+                idempotency_key=key,
                 result={"outcome": OutcomeStatus.CREATED.value, "issue": issue.to_json()},
                 account_id=ready.account.id, project_key=issue.project_key,
-                forget_keys=(self.drafts.key(actor.team_id, submission.view_id),) if state.has_draft else (),
+                forget_keys=(self.drafts.key(actor.team_id, pending.view_id),) if state.has_draft else (),
             )
         except Exception:
             log.exception("jira.issue.record_failed",
@@ -566,7 +697,7 @@ class IssueService:
         fields: dict[str, Any] = {
             "project": {"key": form.project_key},
             "issuetype": {"id": form.issue_type_id},
-            "summary": " ".join(form.summary.split())[:SUMMARY_LIMIT],
+            "summary": normalized_summary(form.summary),
         }
         description = await self._description(submission, cloud=cloud)
         if description is not None:
@@ -596,47 +727,6 @@ class IssueService:
             return None
         return rich_text_value(text.strip(), cloud=cloud)
 
-    # Telling the channel ------------------------------------------------------------------------
-    async def announce(self, client: AsyncWebClient, submission: IssueSubmission, reply: Message,
-                       fallback: Message) -> Delivery:
-        """Posts ``reply`` in the source message's thread; where the bot cannot post there, shows
-        ``fallback`` to the user ephemerally, or else by DM."""
-        actor, state = submission.actor, submission.state
-        if state.from_message and state.channel_id:
-            try:
-                await client.chat_postMessage(
-                    channel=state.channel_id, thread_ts=state.thread_ts or state.message_ts,
-                    text=reply["text"], blocks=reply.get("blocks"), unfurl_links=False, unfurl_media=False)
-                return Delivery.THREAD
-            except SlackApiError as exc:
-                log.info("slack.issue.thread_reply_failed", extra={"team_id": actor.team_id,
-                                                                  "channel_id": state.channel_id,
-                                                                  "error": exc.response.get("error")})
-        if state.channel_id:
-            try:
-                await client.chat_postEphemeral(channel=state.channel_id, user=actor.user_id,
-                                                text=fallback["text"], blocks=fallback.get("blocks"))
-                return Delivery.EPHEMERAL
-            except SlackApiError as exc:
-                log.info("slack.issue.ephemeral_failed", extra={"team_id": actor.team_id,
-                                                               "channel_id": state.channel_id,
-                                                               "error": exc.response.get("error")})
-        if await self.tell(client, actor, fallback):
-            return Delivery.DM
-        return Delivery.NONE
-
-    async def tell(self, client: AsyncWebClient, actor: Actor, message: Message) -> bool:
-        """A direct message to the user; False when Slack refused it."""
-        try:
-            await client.chat_postMessage(channel=actor.user_id, text=message["text"],
-                                          blocks=message.get("blocks"))
-            return True
-        except SlackApiError as exc:
-            log.warning("slack.dm_failed", extra={"team_id": actor.team_id, "slack_user_id": actor.user_id,
-                                                  "error": exc.response.get("error")})
-            return False
-
-
 
 async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
     """Two calls at once; the first failure is raised once both are over (none is left running)."""
@@ -656,6 +746,14 @@ def _may_have_reached_jira(exc: JiraUnavailable) -> bool:
     if isinstance(exc.__cause__, httpx.ConnectError):
         return False
     return not exc.url or httpx.URL(exc.url).path.rstrip("/").endswith("/issue")
+
+
+def normalized_summary(summary: str) -> str:
+    return " ".join(summary.split())[:SUMMARY_LIMIT]
+
+
+def issue_url(site_url: str, key: str) -> str:
+    return f"{site_url.rstrip('/')}/browse/{key}"
 
 
 def recent_issues_url(site_url: str) -> str:

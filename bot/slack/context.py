@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from slack_bolt.async_app import AsyncBoltContext
 
+from bot.actors import Actor
 
-@dataclass(frozen=True)
-class Actor:
-    team_id: str
-    enterprise_id: str | None
-    user_id: str
+__all__ = ["Actor", "actor_of"]
 
 
 def actor_of(context: AsyncBoltContext) -> Actor:

@@ -10,7 +10,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from bot.services.linking import CallbackResult, LinkingService
-from bot.services.notify import Notifier
+from bot.slack.notifier import Notifier
+from bot.slack.views.blocks import escape_mrkdwn
 from bot.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ def oauth_callback_route(linking: LinkingService, notifier: Notifier) -> Route:
 async def _tell_slack(notifier: Notifier, result: CallbackResult) -> None:
     if not (result.team_id and result.slack_user_id and result.slack_text):
         return
-    await notifier.dm(
-        result.team_id, result.slack_user_id, result.slack_text, enterprise_id=result.enterprise_id
-    )
+    # The text names the Jira account and site, which Jira controls: shown as text, never as links.
+    text = escape_mrkdwn(result.slack_text)
+    await notifier.dm(result.team_id, result.slack_user_id, text, enterprise_id=result.enterprise_id)
     if result.linked:
         await notifier.refresh_home(result.team_id, result.slack_user_id, result.enterprise_id)

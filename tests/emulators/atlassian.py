@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.emulators.atlassian_holds import RequestHolds
 from tests.emulators.atlassian_jira import JiraRestMixin, RestCall
 from tests.emulators.atlassian_model import (
     AccessToken,
@@ -128,7 +129,8 @@ class AtlassianEmulator(JiraRestMixin):
     ``add_project`` / ``default_project``, ``add_issue_type``, ``add_field`` / ``add_custom_field``.
     Browser: ``logged_in``, cookie ``atlassian_account``, ``deny_consent``, ``consent_sites``.
     Knobs: ``set_latency``, ``fail_next``, ``revoke``, ``revoke_token``, ``expire_access_tokens``,
-    ``advance``, ``close_account``, ``mark_account_updated``, TTL attributes.
+    ``advance``, ``close_account``, ``mark_account_updated``, TTL attributes; ``holds.hold`` (keep a
+    request waiting until released) and ``holds.answer_after`` (handle it, answer something else).
     Records: ``requests``, ``requests_to``, ``issues``, ``issue``, ``token_grants``, ``token_refreshes``,
     ``report_batches``, ``internal_errors``, ``wait_for``.
     """
@@ -170,6 +172,7 @@ class AtlassianEmulator(JiraRestMixin):
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._latency: dict[tuple[str | None, str | None], float] = {}
+        self.holds = RequestHolds(self._lock)  # hold a request / answer after handling it
         self._token_grants: list[TokenGrant] = []
         self._report_batches: list[list[dict[str, Any]]] = []
         self.internal_errors: list[str] = []
@@ -185,6 +188,7 @@ class AtlassianEmulator(JiraRestMixin):
         return self
 
     def stop(self) -> None:
+        self.holds.clear()  # a request still held would keep the server from stopping
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -681,6 +685,9 @@ class AtlassianEmulator(JiraRestMixin):
             )
         if delay:
             await asyncio.sleep(delay)
+        hold = self.holds.take_hold(request.method, path)
+        if hold is not None:
+            await hold.block()
         response = self._injected_failure(request.method, path)
         if response is None:
             try:
@@ -690,6 +697,9 @@ class AtlassianEmulator(JiraRestMixin):
                 with self._lock:
                     self.internal_errors.append(trace)
                 response = Response(trace, status_code=500, media_type="text/plain")
+            response = self.holds.take_answer(request.method, path) or response
+        if hold is not None:
+            hold.handled.set()
         record.status = response.status_code
         return response
 

@@ -24,6 +24,7 @@ from tests.emulators.atlassian_model import (
     StoredIssue,
     User,
 )
+from tests.emulators.atlassian_search import JiraSearchMixin
 from tests.emulators.atlassian_specs import adf_errors, issue_update_errors
 
 AVATAR_SIZES = ("48x48", "24x24", "16x16", "32x32")
@@ -53,6 +54,11 @@ CLOUD_SCOPES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "issue.write": ("write:jira-work", frozenset({"write:issue:jira"})),
     "permissions": ("read:jira-work", frozenset({"read:permission:jira"})),
+    "issue.property": ("read:jira-work", frozenset({"read:issue.property:jira"})),
+    "search": (
+        "read:jira-work",
+        frozenset({"read:issue-details:jira", "read:field-configuration:jira", "read:issue-meta:jira"}),
+    ),
 }
 DC_SCOPE_LEVEL = {"READ": 1, "WRITE": 2, "ADMIN": 3, "SYSTEM_ADMIN": 4}
 
@@ -100,7 +106,7 @@ def _fmt_time(epoch: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
 
 
-class JiraRestMixin:
+class JiraRestMixin(JiraSearchMixin):
     """REST v2/v3 resources; expects the attributes that AtlassianEmulator defines."""
 
     _lock: threading.RLock
@@ -134,23 +140,36 @@ class JiraRestMixin:
             ),
             ("POST", r"issue", "issue.write", self._rest_create_issue),
             ("GET", r"issue/(?P<i>[^/]+)", "issue.read", self._rest_get_issue),
+            ("GET", r"issue/(?P<i>[^/]+)/properties/(?P<k>[^/]+)", "issue.property",
+             self._rest_issue_property),
+            ("POST", r"search/jql", "search", self._rest_search_jql),
+            ("GET", r"search/jql", "search", self._rest_search_jql),
+            ("GET", r"search", "search", self._rest_search_removed),
+            ("POST", r"search", "search", self._rest_search_removed),
             ("GET", r"user/search", "user", self._rest_user_search),
             ("GET", r"user/picker", "user", self._rest_user_picker),
             ("GET", r"mypermissions", "permissions", self._rest_mypermissions),
         ]
         path = "/".join(parts)
+        resource_found = False
         for verb, pattern, scope_key, handler in routes:
             match = re.fullmatch(pattern, path)
             if not match:
                 continue
+            resource_found = True
             if verb != method:
-                return jira_error(405, [f"HTTP method {method} is not supported by this resource"])
-            if pattern == "project/search" and not call.cloud:
-                break  # Jira Data Center has no project/search
+                continue
+            if pattern in {"project/search", "search/jql"} and not call.cloud:
+                break  # Jira Data Center has neither
+            if pattern == "search" and not call.cloud and method == "POST":
+                break  # the emulated Data Center searches by GET only
             denied = self._scope_denied(call, scope_key, verb)
             if denied is not None:
                 return denied
             return await handler(call, **match.groupdict())
+        else:
+            if resource_found:
+                return jira_error(405, [f"HTTP method {method} is not supported by this resource"])
         return jira_error(404, [f"null for uri: {call.request.url}"])
 
     def _scope_denied(self, call: RestCall, scope_key: str, verb: str) -> Response | None:
@@ -520,6 +539,9 @@ class JiraRestMixin:
         shape = issue_update_errors(body)
         if shape:
             return jira_error(400, [INVALID_PAYLOAD, *shape[:5]])
+        property_problems = self._property_errors(body.get("properties"))
+        if property_problems:
+            return jira_error(400, property_problems)
         fields = dict(body.get("fields") or {})
         errors: dict[str, str] = {}
         for name, ops in (body.get("update") or {}).items():
@@ -606,6 +628,7 @@ class JiraRestMixin:
                 creator=call.user.account_id,
                 created_at=self.now(),
                 api_version="3" if call.cloud else "2",
+                properties={p["key"]: copy.deepcopy(p["value"]) for p in body.get("properties") or []},
             )
             self._issues.append(issue)
         return JSONResponse(

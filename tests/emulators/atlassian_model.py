@@ -119,6 +119,7 @@ class StoredIssue:
     creator: str  # account id
     created_at: float
     api_version: str  # "3" (Cloud) or "2" (DC)
+    properties: dict[str, Any] = field(default_factory=dict)  # issue entity properties, by key
 
 
 @dataclass

@@ -25,6 +25,7 @@ from bot.services.issue_drafts import (
     readable_text,
     text_of_message,
 )
+from bot.services.issue_recovery import SUBMISSION_PROPERTY, submission_marker
 from bot.services.issues import (
     Blocked,
     BlockedReason,
@@ -497,3 +498,138 @@ def test_a_long_message_is_cut_for_slack_and_keeps_the_link_line() -> None:
     assert truncated and len(description) <= 3000
     assert description.endswith(f"\n\nCreated from a Slack message: {PERMALINK}")
     assert fit_description("short", None) == ("short", False)
+
+
+# One issue per submission, even when Jira's answer is lost ------------------------------------------------
+
+def marked(sub: IssueSubmission) -> httpx.Response:
+    return httpx.Response(200, json={"key": SUBMISSION_PROPERTY,
+                                     "value": {"submission": submission_marker(sub.idempotency_key)}})
+
+
+def search_finds(world: World, *hits: tuple[str, str]) -> None:
+    issues = [{"id": str(10070 + n), "key": key, "fields": {"summary": summary}}
+              for n, (key, summary) in enumerate(hits)]
+    world.jira.on("POST", f"{world.base}/search/jql", httpx.Response(200, json={"issues": issues,
+                                                                               "isLast": True}))
+
+
+def searches(world: World) -> list[dict[str, Any]]:
+    return [json.loads(r.content) for r in world.jira.requests if r.url.path.endswith("/search/jql")]
+
+
+async def test_every_create_carries_the_submissions_marker(world: World) -> None:
+    sub = submission()
+    await create(world, sub)
+    (body,) = world.jira.posts()
+    assert body["properties"] == [{"key": SUBMISSION_PROPERTY,
+                                   "value": {"submission": submission_marker(sub.idempotency_key)}}]
+    assert sub.idempotency_key not in json.dumps(body)  # the marker names it without repeating its ids
+
+
+async def test_a_503_after_jira_made_the_issue_is_not_resent_and_the_issue_is_found(world: World) -> None:
+    sub = submission()
+    world.service.lookup_delays = (0.0, 0.0)
+    world.jira.on("POST", f"{CLOUD_BASE}/issue", httpx.Response(503, headers={"Retry-After": "1"},
+                                                                text="Service Unavailable"))
+    search_finds(world, ("ENG-8", "Someone else's"), ("ENG-7", "Printer on fire"))
+    world.jira.on("GET", f"{CLOUD_BASE}/issue/ENG-8/properties/{SUBMISSION_PROPERTY}",
+                  httpx.Response(404, json={"errorMessages": ["The property does not exist."]}))
+    world.jira.on("GET", f"{CLOUD_BASE}/issue/ENG-7/properties/{SUBMISSION_PROPERTY}", marked(sub))
+    outcome = await create(world, sub)
+    assert outcome.created and (outcome.issue.key, outcome.issue.url) == ("ENG-7", f"{SITE}/browse/ENG-7")
+    assert outcome.issue.summary == "Printer on fire" and outcome.issue.project_name == "Engineering"
+    assert len(world.jira.posts()) == 1  # never resent
+    (search,) = searches(world)
+    assert search["jql"] == ('project = "ENG" AND reporter = currentUser() AND created >= -6m '
+                             "ORDER BY created DESC")
+    links = await world.storage.issue_links.for_message(TEAM, "C0GENERAL", "1700000000.000100")
+    assert [link.issue_key for link in links] == ["ENG-7"]
+    again = await world.service.claim(sub)
+    assert again is not None and again.created and again.issue.key == "ENG-7"
+
+
+async def test_a_500_whose_issue_cannot_be_found_is_unsure_and_looked_for_again_later(world: World) -> None:
+    sub = submission()
+    world.service.lookup_delays = (0.0, 0.0)
+    world.jira.on("POST", f"{CLOUD_BASE}/issue", httpx.Response(500, json={"errorMessages": ["Boom"]}))
+    search_finds(world)
+    outcome = await create(world, sub)
+    assert (outcome.status, outcome.reason) == (OutcomeStatus.FAILED, FailureReason.UNCERTAIN)
+    assert len(searches(world)) == 2 and len(world.jira.posts()) == 1
+    # Resubmitted at once: still unsure, nothing sent. Minutes later: looked for once more, then created.
+    assert (await world.service.claim(sub)).reason == FailureReason.UNCERTAIN
+    world.clock.advance(minutes=4)
+    world.jira.on("POST", f"{CLOUD_BASE}/issue", httpx.Response(201, json={"id": "10051", "key": "ENG-2"}))
+    assert await world.service.claim(sub) is None
+    retried = await world.service.create(sub)
+    assert retried.created and retried.issue.key == "ENG-2"
+    assert len(searches(world)) == 3 and len(world.jira.posts()) == 2
+    assert "created >= -10m" in searches(world)[-1]["jql"]  # the window reaches back to the first try
+
+
+async def test_a_submission_left_pending_by_a_crash_is_found_on_resubmit_instead_of_created(
+        world: World) -> None:
+    sub = submission()
+    assert await world.service.claim(sub) is None  # the process that claimed it died here
+    pending = await world.service.claim(sub)
+    assert pending is not None and pending.status == OutcomeStatus.PENDING  # young: still being created
+    world.clock.advance(minutes=4)
+    search_finds(world, ("ENG-5", "Printer on fire"))
+    world.jira.on("GET", f"{CLOUD_BASE}/issue/ENG-5/properties/{SUBMISSION_PROPERTY}", marked(sub))
+    assert await world.service.claim(sub, wait=1) is None  # taken over
+    assert await world.service.claim(sub) is not None  # by one delivery only
+    outcome = await world.service.create(sub)
+    assert outcome.created and outcome.issue.key == "ENG-5"
+    assert world.jira.posts() == []
+    assert [link.issue_key for link in await world.storage.issue_links.for_message(
+        TEAM, "C0GENERAL", "1700000000.000100")] == ["ENG-5"]
+
+
+async def test_a_crash_before_anything_reached_jira_creates_on_resubmit(world: World) -> None:
+    sub = submission()
+    assert await world.service.claim(sub) is None
+    world.clock.advance(minutes=4)
+    search_finds(world)
+    assert await world.service.claim(sub) is None
+    outcome = await world.service.create(sub)
+    assert outcome.created and outcome.issue.key == "ENG-1"
+    assert len(searches(world)) == 1 and len(world.jira.posts()) == 1
+
+
+async def test_abandoned_pending_creates_are_resolved_by_looking_in_jira(world: World) -> None:
+    found, lost, fresh = (submission(view_hash=h) for h in ("found", "lost", "new"))
+    for sub in (found, lost):
+        assert await world.service.claim(sub) is None
+    world.clock.advance(minutes=4)
+    assert await world.service.claim(fresh) is None  # still young: left alone
+    search_finds(world, ("ENG-9", "Printer on fire"))
+    world.jira.on("GET", f"{CLOUD_BASE}/issue/ENG-9/properties/{SUBMISSION_PROPERTY}", marked(found))
+    resolutions = await world.service.resolve_abandoned()
+    assert len(resolutions) == 2
+    created = [r for r in resolutions if r.outcome.created]
+    unsure = [r for r in resolutions if not r.outcome.created]
+    assert [r.outcome.issue.key for r in created] == ["ENG-9"]
+    assert [r.outcome.reason for r in unsure] == [FailureReason.UNCERTAIN] and unsure[0].outcome.check_url
+    assert created[0].pending.actor == ACTOR and created[0].pending.state.channel_id == "C0GENERAL"
+    assert world.jira.posts() == []
+    assert (await world.service.claim(found)).issue.key == "ENG-9"
+    assert (await world.service.claim(lost)).reason == FailureReason.UNCERTAIN
+    assert (await world.service.claim(fresh)).status == OutcomeStatus.PENDING
+    assert await world.service.resolve_abandoned() == []  # each is resolved once
+
+
+async def test_datacenter_finds_an_unanswered_create_through_its_v2_search(dc_world: World) -> None:
+    sub = submission()
+    dc_world.service.lookup_delays = (0.0,)
+    dc_world.jira.on("POST", f"{DC_BASE}/issue", httpx.ReadTimeout("timed out"))
+    dc_world.jira.on("GET", f"{DC_BASE}/search", httpx.Response(200, json={
+        "startAt": 0, "maxResults": 20, "total": 1,
+        "issues": [{"id": "10300", "key": "ENG-3", "fields": {"summary": "Printer on fire"}}]}))
+    dc_world.jira.on("GET", f"{DC_BASE}/issue/ENG-3/properties/{SUBMISSION_PROPERTY}", marked(sub))
+    outcome = await create(dc_world, sub)
+    assert outcome.created and outcome.issue.url == f"{DC_SITE}/browse/ENG-3"
+    (search,) = [r for r in dc_world.jira.requests if r.url.path.endswith("/search")]
+    assert search.url.params["jql"].startswith('project = "ENG" AND reporter = currentUser()')
+    assert search.url.params["fields"] == "summary"
+    assert json.loads(dc_world.jira.requests[-3].content)["properties"][0]["key"] == SUBMISSION_PROPERTY

@@ -85,11 +85,21 @@ async def test_429_is_retried_after_retry_after_even_for_a_create() -> None:
     assert sleeps == [2.0]
 
 
-async def test_503_with_retry_after_is_a_rate_limit() -> None:
+async def test_503_with_retry_after_is_not_resent_for_a_create() -> None:
+    """A proxy's 503 may come after Jira got the request: resending a create would make two issues."""
+    sleeps: list[float] = []
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(201, json={}))
+    with pytest.raises(JiraServerError) as caught:
+        await call(recorder, "POST", sleeps)
+    assert caught.value.retry_after == 1.0
+    assert len(recorder.requests) == 1 and sleeps == []
+
+
+async def test_503_with_retry_after_is_retried_after_its_delay_for_reads() -> None:
     sleeps: list[float] = []
     recorder = Recorder(httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(200, json={}))
-    await call(recorder, "POST", sleeps)
-    assert sleeps == [1.0]
+    await call(recorder, "GET", sleeps)
+    assert sleeps == [1.0] and len(recorder.requests) == 2
 
 
 async def test_rate_limit_that_never_ends_raises_with_its_delay() -> None:

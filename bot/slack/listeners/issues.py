@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -28,6 +29,8 @@ from bot.slack.context import Actor, actor_of
 from bot.slack.listeners.commands import CommandRouter
 from bot.slack.listeners.errors import guarded
 from bot.slack.metadata import MetadataError, decode_metadata
+from bot.slack.notifier import Notifier
+from bot.slack.prefill import prefill_from_message
 from bot.slack.views import create_issue as views
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ ACK_SETTLE = 0.5
 class IssueListeners:
     issues: IssueService
     projects: ProjectDirectory
+    notifier: Notifier
     ack_budget: float = ACK_BUDGET
 
     # Opening the modal -------------------------------------------------------------------------
@@ -56,7 +60,8 @@ class IssueListeners:
             step = await self.issues.start_from_command(actor, None, "")
         else:
             source = SourceMessage.from_payload(body)
-            step = await self.issues.start_from_message(client, actor, view_id, source)
+            step = await self.issues.start_from_message(actor, view_id, source,
+                                                        read=partial(prefill_from_message, client))
         await self._show(client, view_id, views.build_step_view(step))
 
     async def create_command(self, ack: AsyncAck, body: dict[str, Any], command: JiraCommand,
@@ -153,11 +158,9 @@ class IssueListeners:
             if not shown and not outcome.created:
                 notice = views.failure_notice(outcome, project=form.input.project_name,
                                               labels=views.field_labels(view))
-                await self.issues.tell(client, actor, views.build_failed_message(notice))
+                await self.notifier.tell(client, actor, views.build_failed_message(notice))
         if outcome.created and outcome.issue is not None:
-            await self.issues.announce(client, submission,
-                                       reply=views.build_thread_reply(outcome.issue, actor.user_id),
-                                       fallback=views.build_created_notice(outcome.issue, form.state))
+            await self.notifier.announce_created(client, actor, form.state, outcome.issue)
 
     # Slack calls ------------------------------------------------------------------------------
     async def _open(self, client: AsyncWebClient, trigger_id: str | None, actor: Actor) -> str | None:

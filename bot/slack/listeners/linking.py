@@ -18,15 +18,15 @@ from bot.services.linking import (
     NotInstalled,
     OtherSiteInstalled,
 )
-from bot.services.notify import Notifier
 from bot.services.projects import ProjectDirectory
 from bot.slack import ids
 from bot.slack.commands import JiraCommand
 from bot.slack.context import Actor, actor_of
 from bot.slack.listeners.commands import CommandRouter
 from bot.slack.listeners.errors import guarded
+from bot.slack.notifier import Notifier
 from bot.slack.views import linking as views
-from bot.slack.views.blocks import option
+from bot.slack.views.blocks import escape_mrkdwn, option
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ class LinkingListeners:
             response_action="update",
             view=views.build_authorize_modal(
                 "Connect Jira",
-                f"Last step: authorize the connection to *{site.display}* in Jira.",
+                f"Last step: authorize the connection to *{escape_mrkdwn(site.display)}* in Jira.",
                 url,
                 site.notes,
             ),

@@ -7,6 +7,21 @@ from typing import Any
 Block = dict[str, Any]
 
 
+def escape_mrkdwn(text: str) -> str:
+    """Text shown as is inside mrkdwn: Slack's three escapes. Every string that Jira (or a person)
+    controls goes through here before it joins mrkdwn, so that `<https://evil|Re-authorize>` in a
+    project name stays text and never becomes a link, a mention or a broadcast."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+escape = escape_mrkdwn  # the short name the card builders use
+
+
+def mrkdwn_link(url: str, label: str) -> str:
+    """A link whose URL and label are both escaped (a `|` or `>` in either cannot end it early)."""
+    return f"<{escape_mrkdwn(url).replace('|', '%7C')}|{escape_mrkdwn(label)}>"
+
+
 def plain(text: str, *, emoji: bool = True) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": emoji}
 
@@ -102,12 +117,6 @@ def modal(
     if external_id is not None:
         view["external_id"] = external_id
     return view
-
-
-def escape(text: str) -> str:
-    """Text shown as is inside mrkdwn (Slack's three escapes): for every string that Jira or a person
-    controls (summaries, names, keys), so that `<https://evil|Re-authorize>` stays text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _clip(text: str, limit: int) -> str:

@@ -34,7 +34,18 @@ from bot.services.issues import (
 from bot.slack import ids
 from bot.slack.metadata import ModalState, decode_metadata, encode_metadata
 from bot.slack.views import linking as linking_views
-from bot.slack.views.blocks import actions, button, clip, context, escape, modal, option, plain, section
+from bot.slack.views.blocks import (
+    actions,
+    button,
+    clip,
+    context,
+    escape_mrkdwn,
+    modal,
+    mrkdwn_link,
+    option,
+    plain,
+    section,
+)
 from storage.repositories.issue_links import IssueLinkRecord
 
 View = dict[str, Any]
@@ -160,11 +171,12 @@ def failure_notice(outcome: CreateOutcome, *, project: str,
     rejected = outcome.reason == FailureReason.REJECTED and bool(outcome.messages)
     if outcome.status == OutcomeStatus.INVALID or rejected:
         labels = labels or {}
-        lines = [f"• {escape(labels.get(k, k))}: {escape(v)}" for k, v in outcome.field_errors.items()]
-        lines += [f"• {escape(m)}" for m in outcome.messages]
+        lines = [f"• {escape_mrkdwn(labels.get(k, k))}: {escape_mrkdwn(v)}"
+                 for k, v in outcome.field_errors.items()]
+        lines += [f"• {escape_mrkdwn(m)}" for m in outcome.messages]
         return Notice("\n".join([JIRA_REJECTED, *lines]))
     reason = outcome.reason or FailureReason.INTERNAL
-    text = FAILURES[reason].format(project=escape(project))
+    text = FAILURES[reason].format(project=escape_mrkdwn(project))
     buttons: list[LinkButton] = []
     if outcome.connect_url:
         label = "Connect to Jira" if reason == FailureReason.NOT_LINKED else "Reconnect to Jira"
@@ -190,7 +202,7 @@ def build_error_view(text: str) -> View:
 
 def build_blocked_view(blocked: Blocked) -> View:
     """Why the user cannot create issues yet, with the button that fixes it where one can."""
-    site = blocked.site or "your Jira site"
+    site = escape_mrkdwn(blocked.site) if blocked.site else "your Jira site"
     if blocked.reason in (BlockedReason.NOT_LINKED, BlockedReason.NEEDS_RECONNECT) and blocked.connect_url:
         reconnect = blocked.reason == BlockedReason.NEEDS_RECONNECT
         intro = (RECONNECT_INTRO if reconnect else NOT_LINKED_INTRO).format(site=site)
@@ -225,7 +237,8 @@ def build_step_view(step: Step, current: Mapping[str, Any] | None = None) -> Vie
 def build_duplicate_view(links: Sequence[IssueLinkRecord], state: ModalState) -> View:
     """The message's existing issues, asking before creating another."""
     shown = list(links)[-SHOWN_LINKS:]
-    lines = [f"• *<{link.issue_url}|{link.issue_key}>* {escape(link.summary or '')} — created by "
+    lines = [f"• *{mrkdwn_link(link.issue_url, link.issue_key)}* {escape_mrkdwn(link.summary or '')} "
+             "— created by "
              f"<@{link.created_by}> {_when(link.created_at)}" for link in shown]
     blocks = [
         section(ALREADY_LINKED_ONE if len(links) == 1 else ALREADY_LINKED_MANY),
@@ -253,7 +266,7 @@ def build_issue_form(data: FormData, texts: FormTexts, state: ModalState,
     blocks.append(_project_input(project))
     if project is None or issue_type is None:
         unavailable = data.unavailable_project
-        blocks.append(context(PROJECT_UNAVAILABLE.format(project=escape(unavailable)) if unavailable
+        blocks.append(context(PROJECT_UNAVAILABLE.format(project=escape_mrkdwn(unavailable)) if unavailable
                               else CHOOSE_PROJECT))
     else:
         blocks.append(_issue_type_input(project, data.issue_types, issue_type))
@@ -266,10 +279,11 @@ def build_issue_form(data: FormData, texts: FormTexts, state: ModalState,
         assert project is not None and issue_type is not None
         url = jira_create_url(CreateLink(data.site_url, project.id, issue_type.id, texts.summary,
                                          texts.description))
-        names = ", ".join(escape(name) for name in unrenderable)
+        names = ", ".join(escape_mrkdwn(name) for name in unrenderable)
         blocks.append(section(clip(UNRENDERABLE.format(names=names), 3000),
                               accessory=button("Create in Jira", ACTION_FINISH_IN_JIRA, url=url)))
-    blocks.append(context(CREATING_AS.format(who=escape(data.jira_user), site=escape(data.site_host))))
+    blocks.append(context(CREATING_AS.format(who=escape_mrkdwn(data.jira_user),
+                                             site=escape_mrkdwn(data.site_host))))
     return modal(TITLE, blocks, callback_id=ids.VIEW_CREATE_ISSUE, submit="Create", close="Cancel",
                  private_metadata=encode_metadata(form_state))
 
@@ -305,8 +319,8 @@ def build_creating_view() -> View:
 
 def build_created_view(issue: IssueCreated) -> View:
     blocks = [
-        section(f"✅ Created *<{issue.url}|{issue.key}>*: {escape(issue.summary)}"),
-        context(f"{escape(issue.issue_type)} in {escape(issue.project_name or issue.project_key)}"),
+        section(f"✅ Created *{mrkdwn_link(issue.url, issue.key)}*: {escape_mrkdwn(issue.summary)}"),
+        context(f"{escape_mrkdwn(issue.issue_type)} in {_project_of(issue)}"),
         actions(button("Open in Jira", ids.ACTION_OPEN_IN_JIRA, url=issue.url, style="primary")),
     ]
     return modal(RESULT_TITLE, blocks, callback_id=VIEW_CREATE_RESULT, close="Done")
@@ -347,24 +361,24 @@ def result_view(outcome: CreateOutcome, view: Mapping[str, Any]) -> View:
 
 def build_thread_reply(issue: IssueCreated, user_id: str) -> Message:
     """The reply in the message's thread: the issue as a link, its summary, type and creator."""
-    text = f"<@{user_id}> created {issue.key}: {escape(issue.summary)}"
+    text = f"<@{user_id}> created {escape_mrkdwn(issue.key)}: {escape_mrkdwn(issue.summary)}"
     return {"text": text, "blocks": [
-        section(f"*<{issue.url}|{issue.key}>* {escape(issue.summary)}",
+        section(f"*{mrkdwn_link(issue.url, issue.key)}* {escape_mrkdwn(issue.summary)}",
                 accessory=button("Open in Jira", ids.ACTION_OPEN_IN_JIRA, url=issue.url)),
-        context(f"{escape(issue.issue_type)} in {escape(issue.project_name or issue.project_key)} · "
+        context(f"{escape_mrkdwn(issue.issue_type)} in {_project_of(issue)} · "
                 f"created by <@{user_id}>"),
     ]}
 
 
 def build_created_notice(issue: IssueCreated, state: ModalState) -> Message:
     """The link told to the user alone: when the bot cannot post in the thread, or for `/jira create`."""
-    link = f"*<{issue.url}|{issue.key}>* {escape(issue.summary)}"
+    link = f"*{mrkdwn_link(issue.url, issue.key)}* {escape_mrkdwn(issue.summary)}"
     if state.from_message:
         text = (f"I created {link} from your message in <#{state.channel_id}>, but I can't post in that "
                 "channel. Invite me with `/invite @Jira` to have links posted in the thread.")
     else:
         text = f"I created {link}."
-    where = f"{escape(issue.issue_type)} in {escape(issue.project_name or issue.project_key)}"
+    where = f"{escape_mrkdwn(issue.issue_type)} in {_project_of(issue)}"
     return {"text": text, "blocks": [section(text), context(where)]}
 
 
@@ -647,6 +661,10 @@ def _project_name(selected: Mapping[str, Any]) -> str:
     text = _option_text(selected)
     suffix = f" ({selected.get('value')})"
     return text[: -len(suffix)] if text.endswith(suffix) else text
+
+
+def _project_of(issue: IssueCreated) -> str:
+    return escape_mrkdwn(issue.project_name or issue.project_key)
 
 
 def _when(value: Any) -> str:

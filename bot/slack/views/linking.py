@@ -13,6 +13,7 @@ from bot.slack.views.blocks import (
     confirm_dialog,
     context,
     divider,
+    escape_mrkdwn,
     header,
     modal,
     option,
@@ -45,6 +46,12 @@ def _when(value: Any) -> str:
     return f"<!date^{int(value.timestamp())}^{{date_short_pretty}} at {{time}}|{value:%Y-%m-%d %H:%M} UTC>"
 
 
+def _who(status: UserStatus) -> str:
+    """The linked Jira account's name as Jira gives it, ready for mrkdwn."""
+    assert status.account is not None
+    return escape_mrkdwn(status.account.display_name or status.account.jira_account_id or "")
+
+
 def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> Message:
     message: Message = {"response_type": "ephemeral", "text": text}
     if blocks is not None:
@@ -58,6 +65,7 @@ def build_text_message(text: str) -> Message:
 
 def build_connect_message(url: str, site: str, *, reconnect: bool = False) -> Message:
     verb = "Reconnect" if reconnect else "Connect"
+    site = escape_mrkdwn(site)
     text = (
         f"{verb} your Jira account on {site}: click the button, sign in to Jira and allow access. "
         "The link works once, for 10 minutes."
@@ -77,9 +85,9 @@ def build_connect_message(url: str, site: str, *, reconnect: bool = False) -> Me
 
 def build_already_linked_message(status: UserStatus, url: str) -> Message:
     assert status.account is not None and status.tenant is not None
-    who = status.account.display_name or status.account.jira_account_id
+    who = _who(status)
     text = (
-        f"You're already connected as {who} on {status.tenant.site_host}. "
+        f"You're already connected as {who} on {escape_mrkdwn(status.tenant.site_host)}. "
         "To link a different Jira account, authorize again."
     )
     return ephemeral(
@@ -92,6 +100,7 @@ def build_already_linked_message(status: UserStatus, url: str) -> Message:
 
 
 def build_install_link_message(url: str, site: str, notes: list[str]) -> Message:
+    site = escape_mrkdwn(site)
     text = (
         f"Connect this workspace to {site}: click the button and allow access in Jira. "
         "You'll be linked to your own Jira account at the same time."
@@ -102,7 +111,7 @@ def build_install_link_message(url: str, site: str, notes: list[str]) -> Message
         context("The link works once, for 10 minutes."),
     ]
     if notes:
-        blocks.insert(1, context(*notes))
+        blocks.insert(1, context(*(escape_mrkdwn(note) for note in notes)))
     return ephemeral(text, blocks)
 
 
@@ -113,10 +122,10 @@ def build_status_message(status: UserStatus) -> Message:
 def status_text(status: UserStatus) -> str:
     if status.tenant is None:
         return NOT_INSTALLED
-    site = status.tenant.site_host
+    site = escape_mrkdwn(status.tenant.site_host)
     if status.account is None:
         return f"You're not connected to Jira on {site}. Run `/jira connect` to link your account."
-    who = status.account.display_name or status.account.jira_account_id
+    who = _who(status)
     if status.account.needs_reconnect:
         return (
             f"Your Jira link ({who} on {site}) needs a reconnect: Jira no longer accepts it. "
@@ -127,8 +136,8 @@ def status_text(status: UserStatus) -> str:
 
 def build_disconnect_prompt(status: UserStatus) -> Message:
     assert status.account is not None and status.tenant is not None
-    who = status.account.display_name or status.account.jira_account_id
-    text = f"Disconnect your Jira account ({who} on {status.tenant.site_host})?"
+    who = _who(status)
+    text = f"Disconnect your Jira account ({who} on {escape_mrkdwn(status.tenant.site_host)})?"
     return ephemeral(
         text,
         [
@@ -155,7 +164,7 @@ NOT_LINKED = "You have no Jira account linked, so there's nothing to disconnect.
 
 
 def build_uninstall_prompt(status: AdminStatus) -> Message:
-    site = status.tenant.site_host
+    site = escape_mrkdwn(status.tenant.site_host)
     text = (
         f"Disconnect this workspace from Jira at {site}? This removes the connection and "
         f"the links of all {status.counts.linked + status.counts.needs_reconnect} users."
@@ -186,12 +195,14 @@ def admin_status_text(status: AdminStatus) -> str:
     tenant = status.tenant
     kind = "Jira Cloud" if tenant.is_cloud else "Jira Data Center"
     default = (
-        f"{tenant.default_project_name} ({tenant.default_project_key})"
+        escape_mrkdwn(
+            f"{tenant.default_project_name or tenant.default_project_key} ({tenant.default_project_key})"
+        )
         if tenant.default_project_key
         else "none"
     )
     return (
-        f"*{kind}* at {tenant.site_host}\n"
+        f"*{kind}* at {escape_mrkdwn(tenant.site_host)}\n"
         f"Installed by <@{tenant.installed_by}> on {_when(tenant.installed_at)}\n"
         f"Linked users: {status.counts.linked} · needing reconnect: {status.counts.needs_reconnect}\n"
         f"Default project: {default}"
@@ -312,7 +323,7 @@ def build_authorize_modal(
 ) -> dict[str, Any]:
     blocks = [section(intro), actions(button(button_text, ids.ACTION_CONNECT_LINK, url=url, style="primary"))]
     if notes:
-        blocks.append(context(*notes))
+        blocks.append(context(*(escape_mrkdwn(note) for note in notes)))
     blocks.append(context("The link works once, for 10 minutes. I'll tell you in Slack when it's done."))
     return modal(title, blocks, callback_id=ids.VIEW_CONNECT, close="Done")
 
@@ -329,7 +340,7 @@ def build_home_view(status: UserStatus, admin: AdminStatus | None) -> dict[str, 
             label = "Reconnect to Jira" if status.account is not None else "Connect to Jira"
             blocks.append(actions(button(label, ids.ACTION_CONNECT_START, value="connect", style="primary")))
         else:
-            who = status.account.display_name or status.account.jira_account_id
+            who = _who(status)
             blocks.append(
                 actions(
                     button(
@@ -363,7 +374,8 @@ def build_home_view(status: UserStatus, admin: AdminStatus | None) -> dict[str, 
 
 def build_reconnect_dm(site: str) -> Message:
     text = (
-        f"Your Jira link on {site} stopped working (the authorization was revoked or expired). "
+        f"Your Jira link on {escape_mrkdwn(site)} stopped working "
+        "(the authorization was revoked or expired). "
         "Run `/jira connect` or use the button to link it again."
     )
     return {

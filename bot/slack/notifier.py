@@ -1,0 +1,134 @@
+"""Telling people things in Slack outside the answer to their request: the thread reply after an issue
+is created (or its fallbacks), direct messages, the reconnect DM, and refreshing their App Home.
+
+Services return data; this is where it is rendered (with the builders in bot/slack/views) and posted.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actors import Actor
+from bot.form_state import ModalState
+from bot.services.admins import AdminPolicy
+from bot.services.issues import IssueCreated
+from bot.services.linking import LinkingService
+from bot.slack.app import SlackGateway
+from bot.slack.views import create_issue as create_issue_views
+from bot.slack.views.linking import build_home_view, build_reconnect_dm
+from storage.repositories.accounts import AccountRecord
+from storage.repositories.tenants import TenantRecord
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+class Delivery(StrEnum):
+    THREAD = "thread"
+    EPHEMERAL = "ephemeral"
+    DM = "dm"
+    NONE = "none"
+
+
+class Notifier:
+    def __init__(self, gateway: SlackGateway, linking: LinkingService, admins: AdminPolicy) -> None:
+        self._gateway = gateway
+        self._linking = linking
+        self._admins = admins
+
+    async def client_for(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient | None:
+        client = await self._gateway.client_for(team_id, enterprise_id)
+        if client is None:
+            log.warning("slack.no_client_for_team", extra={"team_id": team_id})
+        return client
+
+    # Direct messages ------------------------------------------------------------------------------
+    async def dm(
+        self,
+        team_id: str,
+        slack_user_id: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        enterprise_id: str | None = None,
+    ) -> bool:
+        client = await self.client_for(team_id, enterprise_id)
+        if client is None:
+            return False
+        return await self.tell(client, Actor(team_id, enterprise_id, slack_user_id),
+                               {"text": text, "blocks": blocks})
+
+    async def tell(self, client: AsyncWebClient, actor: Actor, message: Message) -> bool:
+        """A direct message to the user; False when Slack refused it."""
+        try:
+            await client.chat_postMessage(channel=actor.user_id, text=message["text"],
+                                          blocks=message.get("blocks"))
+            return True
+        except SlackApiError as exc:
+            log.warning("slack.dm_failed", extra={"team_id": actor.team_id, "slack_user_id": actor.user_id,
+                                                  "error": exc.response.get("error")})
+            return False
+
+    # After an issue is created --------------------------------------------------------------------
+    async def announce(self, client: AsyncWebClient, actor: Actor, state: ModalState, reply: Message,
+                       fallback: Message) -> Delivery:
+        """Posts ``reply`` in the source message's thread; where the bot cannot post there, shows
+        ``fallback`` to the user ephemerally, or else by DM."""
+        if state.from_message and state.channel_id:
+            try:
+                await client.chat_postMessage(
+                    channel=state.channel_id, thread_ts=state.thread_ts or state.message_ts,
+                    text=reply["text"], blocks=reply.get("blocks"), unfurl_links=False, unfurl_media=False)
+                return Delivery.THREAD
+            except SlackApiError as exc:
+                log.info("slack.issue.thread_reply_failed", extra={"team_id": actor.team_id,
+                                                                  "channel_id": state.channel_id,
+                                                                  "error": exc.response.get("error")})
+        if state.channel_id:
+            try:
+                await client.chat_postEphemeral(channel=state.channel_id, user=actor.user_id,
+                                                text=fallback["text"], blocks=fallback.get("blocks"))
+                return Delivery.EPHEMERAL
+            except SlackApiError as exc:
+                log.info("slack.issue.ephemeral_failed", extra={"team_id": actor.team_id,
+                                                               "channel_id": state.channel_id,
+                                                               "error": exc.response.get("error")})
+        if await self.tell(client, actor, fallback):
+            return Delivery.DM
+        return Delivery.NONE
+
+    async def announce_created(self, client: AsyncWebClient, actor: Actor, state: ModalState,
+                               issue: IssueCreated) -> Delivery:
+        """The thread reply for a created issue (its one builder), or the notice to its creator."""
+        return await self.announce(client, actor, state, reply=create_issue_views.build_thread_reply(
+            issue, actor.user_id), fallback=create_issue_views.build_created_notice(issue, state))
+
+    # App Home and links -----------------------------------------------------------------------------
+    async def publish_home(self, client: AsyncWebClient, team_id: str, slack_user_id: str) -> None:
+        status = await self._linking.status(team_id, slack_user_id)
+        admin = None
+        if status.tenant is not None and await self._admins.is_admin(client, slack_user_id):
+            admin = await self._linking.admin_status(team_id)
+        try:
+            await client.views_publish(user_id=slack_user_id, view=build_home_view(status, admin))
+        except SlackApiError as exc:
+            log.warning(
+                "slack.home_publish_failed", extra={"team_id": team_id, "error": exc.response.get("error")}
+            )
+
+    async def refresh_home(self, team_id: str, slack_user_id: str, enterprise_id: str | None = None) -> None:
+        client = await self._gateway.client_for(team_id, enterprise_id)
+        if client is not None:
+            await self.publish_home(client, team_id, slack_user_id)
+
+    async def reconnect_needed(self, tenant: TenantRecord, account: AccountRecord) -> None:
+        message = build_reconnect_dm(tenant.site_host)
+        await self.dm(
+            tenant.team_id, account.slack_user_id, message["text"], message["blocks"], tenant.enterprise_id
+        )
+        await self.refresh_home(tenant.team_id, account.slack_user_id, tenant.enterprise_id)
