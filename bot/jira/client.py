@@ -15,6 +15,7 @@ import httpx
 
 from bot.jira.http import RetryPolicy, send
 from bot.jira.issues import CARD_FIELDS, IssueSnapshot
+from bot.jira.picker import IssuePicks
 
 
 class TokenAuth(httpx.Auth):
@@ -74,6 +75,12 @@ class FieldMeta:
     allowed_values: list[dict[str, Any]] = field(default_factory=list)
     has_default_value: bool = False
     auto_complete_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteLinkSaved:
+    id: str
+    created: bool  # False: an existing link with the same global id was updated
 
 
 @dataclass(frozen=True)
@@ -215,6 +222,36 @@ class JiraClient:
         """One issue as this user sees it (404 when it does not exist or they may not browse it)."""
         data = await self._get(f"issue/{quote(key, safe='')}", fields=",".join(CARD_FIELDS))
         return IssueSnapshot.parse(data)
+
+    async def pick_issues(self, query: str, *, project_id: str | None = None) -> IssuePicks:
+        """Jira's issue picker: the user's recent issues matching ``query`` (all of them when it is
+        empty), and issues whose text matches it."""
+        data = await self._get("issue/picker", query=query, currentProjectId=project_id)
+        return IssuePicks.parse(data)
+
+    async def add_remote_link(self, key: str, *, global_id: str, url: str, title: str,
+                              application: str = "Slack") -> RemoteLinkSaved:
+        """Creates, or updates in place, the issue's remote link with ``global_id`` (so sending it
+        again never makes two: safe to resend)."""
+        body = {
+            "globalId": global_id[:255],
+            "application": {"type": "com.slack", "name": application},
+            "relationship": "mentioned in",
+            "object": {"url": url, "title": title[:255]},
+        }
+        response = await send(
+            self._http,
+            "POST",
+            f"{self._base}/issue/{quote(key, safe='')}/remotelink",
+            policy=self._policy,
+            auth=self._auth,
+            idempotent=True,
+            json=body,
+            headers={"Accept": "application/json"},
+            timeout=self._timeout,
+        )
+        data = response.json()
+        return RemoteLinkSaved(id=str(data.get("id") or ""), created=response.status_code == 201)
 
     async def search_users(self, query: str, limit: int = 20) -> list[JiraUser]:
         params = (

@@ -90,6 +90,58 @@ class IssueLinkRepository:
                     delete(IdempotencyKey.__table__).where(IdempotencyKey.key.in_(forget_keys))
                 )
 
+    async def record_added(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        issue_key: str,
+        issue_url: str,
+        summary: str | None,
+        added_by: str,
+        now: datetime,
+        idempotency_key: str,
+        result: dict[str, Any],
+        forget_keys: tuple[str, ...] = (),
+    ) -> None:
+        """A message added to an existing issue, in one transaction: the submission's key marked done
+        with its result, the message linked to the issue (once, however often it is added), and
+        `forget_keys` deleted."""
+        async with self._db.connection() as connection:
+            await connection.execute(
+                update(IdempotencyKey.__table__)
+                .where(IdempotencyKey.key == idempotency_key)
+                .values(status=DONE, result=result)
+            )
+            linked = (
+                await connection.execute(
+                    select(IssueLink.__table__.c.id).where(
+                        IssueLink.team_id == team_id,
+                        IssueLink.channel_id == channel_id,
+                        IssueLink.message_ts == message_ts,
+                        IssueLink.issue_key == issue_key,
+                    )
+                )
+            ).first()
+            if linked is None:
+                await connection.execute(
+                    insert(IssueLink.__table__).values(
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        message_ts=message_ts,
+                        issue_key=issue_key,
+                        issue_url=issue_url,
+                        summary=summary,
+                        created_by=added_by,
+                        created_at=now,
+                    )
+                )
+            if forget_keys:
+                await connection.execute(
+                    delete(IdempotencyKey.__table__).where(IdempotencyKey.key.in_(forget_keys))
+                )
+
     async def for_message(self, team_id: str, channel_id: str, message_ts: str) -> list[IssueLinkRecord]:
         async with self._db.transaction() as session:
             rows = await session.scalars(

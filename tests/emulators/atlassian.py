@@ -54,6 +54,7 @@ from tests.emulators.atlassian_model import (
     summary_field,
     system_field,
 )
+from tests.emulators.atlassian_picker import IssuePickerMixin
 from tests.emulators.atlassian_specs import is_known_scope, specs_available
 from tests.emulators.live import LiveServer
 
@@ -121,7 +122,7 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-class AtlassianEmulator(JiraRestMixin):
+class AtlassianEmulator(IssuePickerMixin, JiraRestMixin):
     """Atlassian Cloud (auth server + API gateway) and Jira Data Center servers, in one ASGI app.
 
     Setup: ``add_cloud_app``, ``add_cloud_site``, ``add_datacenter``, ``add_dc_app``, ``add_user``,

@@ -116,6 +116,10 @@ class JiraRestMixin:
 
     # -- dispatch ---------------------------------------------------------------------------------
 
+    async def _extra_rest(self, call: RestCall, path: str) -> Response | None:
+        """Resources that other mixins (listed before this one) serve; None: not theirs."""
+        return None
+
     async def _jira_rest(self, call: RestCall, rest: str) -> Response:
         method = call.request.method
         parts = [p for p in rest.split("/") if p]
@@ -139,6 +143,9 @@ class JiraRestMixin:
             ("GET", r"mypermissions", "permissions", self._rest_mypermissions),
         ]
         path = "/".join(parts)
+        extended = await self._extra_rest(call, path)
+        if extended is not None:
+            return extended
         for verb, pattern, scope_key, handler in routes:
             match = re.fullmatch(pattern, path)
             if not match:
