@@ -9,7 +9,7 @@
 - ``GET …/issue/{key}/remotelink``: the issue's remote links (``globalId`` filters).
 
 Mixed into ``AtlassianEmulator`` ahead of ``JiraRestMixin``, whose dispatch offers every REST call to
-:meth:`IssuePickerMixin._extra_rest` first. Knobs: ``seed_issue``, ``note_viewed``; records:
+:meth:`IssuePickerMixin._extra_rest` first. Knobs: ``seed_issue``, ``delete_issue``, ``note_viewed``; records:
 ``remote_links``.
 """
 
@@ -94,6 +94,14 @@ class IssuePickerMixin:
             )
             self._issues.append(issue)
             return copy.deepcopy(issue)
+
+    def delete_issue(self, key: str) -> None:
+        """Someone deletes the issue in Jira (its remote links go with it)."""
+        with self._lock:
+            issue = self._stored_issue(key)
+            assert issue is not None, f"no issue {key}"
+            self._issues.remove(issue)
+            self._picker.links = [link for link in self._picker.links if link.issue_id != issue.id]
 
     def note_viewed(self, account_id: str, key: str, at: float | None = None) -> None:
         """The user looked at the issue in Jira's browser UI: it joins their picker history."""
