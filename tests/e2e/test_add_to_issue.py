@@ -49,8 +49,10 @@ def cloud(bot, slack, atlassian, driver) -> World:
 
 # Helpers ---------------------------------------------------------------------------------------------------
 
-def seed(world: World, summary: str, *, creator: str = ALICE_ACCOUNT, at: float | None = None) -> str:
-    return world.atlassian.seed_issue(world.site, "ENG", summary, creator=creator, at=at).key
+def seed(world: World, summary: str, *, reporter: str = ALICE_ACCOUNT) -> str:
+    """An issue already in Jira, created by ``reporter`` (so in their history) a minute after the last."""
+    world.atlassian.advance(60)
+    return world.atlassian.seed_issue(world.site, "ENG", summary, reporter=reporter).key
 
 
 def shortcut(world: World, text: str = "The printer is on *fire* again", *, user: str = ALICE,
@@ -129,11 +131,11 @@ def replay(world: World, result: SlackResult) -> SlackResult:
 # Choosing the issue ----------------------------------------------------------------------------------------
 
 def test_an_empty_query_lists_the_users_recent_issues_newest_first(world: World) -> None:
-    now = world.atlassian.now()
-    old = seed(world, "Old printer trouble", at=now - 300)
-    newer = seed(world, "Coffee machine leaks", at=now - 200)
-    bobs = seed(world, "Bob's own issue", creator=BOB_ACCOUNT, at=now - 100)
-    world.atlassian.note_viewed(ALICE_ACCOUNT, old, at=now - 50)  # looked at again in Jira
+    old = seed(world, "Old printer trouble")
+    newer = seed(world, "Coffee machine leaks")
+    bobs = seed(world, "Bob's own issue", reporter=BOB_ACCOUNT)
+    world.atlassian.advance(60)
+    world.atlassian.note_viewed(ALICE_ACCOUNT, old)  # looked at again in Jira
     _, form = open_form(world)
     listed = options(world, form, "")
     assert [o["value"] for o in listed] == [old, newer]
@@ -146,7 +148,7 @@ def test_an_empty_query_lists_the_users_recent_issues_newest_first(world: World)
 
 def test_a_key_finds_the_issue_even_when_the_picker_does_not_list_it(world: World) -> None:
     seed(world, "Mine")
-    other = seed(world, "Someone else's crash", creator=BOB_ACCOUNT)
+    other = seed(world, "Someone else's crash", reporter=BOB_ACCOUNT)
     _, form = open_form(world)
     listed = options(world, form, other.lower())
     assert [o["value"] for o in listed] == [other]
@@ -158,8 +160,8 @@ def test_a_key_finds_the_issue_even_when_the_picker_does_not_list_it(world: Worl
 
 def test_text_searches_the_picker(world: World) -> None:
     mine = seed(world, "Printer jams on page two")
-    theirs = seed(world, "The printer is out of toner", creator=BOB_ACCOUNT)
-    seed(world, "Coffee machine leaks", creator=BOB_ACCOUNT)
+    theirs = seed(world, "The printer is out of toner", reporter=BOB_ACCOUNT)
+    seed(world, "Coffee machine leaks", reporter=BOB_ACCOUNT)
     _, form = open_form(world)
     listed = options(world, form, "print")
     assert [o["value"] for o in listed] == [mine, theirs]  # history first, then the current search

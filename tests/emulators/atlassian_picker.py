@@ -9,8 +9,9 @@
 - ``GET …/issue/{key}/remotelink``: the issue's remote links (``globalId`` filters).
 
 Mixed into ``AtlassianEmulator`` ahead of ``JiraRestMixin``, whose dispatch offers every REST call to
-:meth:`IssuePickerMixin._extra_rest` first. Knobs: ``seed_issue``, ``delete_issue``, ``note_viewed``; records:
-``remote_links``.
+:meth:`IssuePickerMixin._extra_rest` first. Issues are seen as ``IssueActionsMixin`` lets the caller see
+them (browse permission, security levels); its comments count as edits in the history. Knobs:
+``delete_issue``, ``note_viewed``; records: ``remote_links``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class IssuePickerMixin:
     _scope_denied: Callable[[RestCall, str, str], Response | None]
     _find_project: Callable[[RestCall, str], Any]
     _site: Callable[[Any], Any]
+    _visible_issue: Callable[[RestCall, str], Any]  # (issue, project, state) or the 404 Response
+    _issue_states: dict[str, Any]
     now: Callable[[], float]
 
     @property
@@ -76,24 +79,6 @@ class IssuePickerMixin:
             return state
 
     # -- knobs and records -------------------------------------------------------------------------
-
-    def seed_issue(self, site: Any, project_key: str, summary: str, *, creator: str,
-                   issue_type: str = "Task", at: float | None = None) -> StoredIssue:
-        """An issue that exists in Jira already (created by ``creator``, so in their history)."""
-        with self._lock:
-            found = self._site(site)
-            project = found.projects[project_key]
-            itype = project.issue_type({"name": issue_type})
-            assert itype is not None, f"{project_key} has no issue type {issue_type!r}"
-            project.counter += 1
-            issue = StoredIssue(
-                id=str(next(self._issue_ids)), key=f"{project.key}-{project.counter}", site=found.ident,
-                project_key=project.key, issue_type_id=itype.id, issue_type_name=itype.name,
-                fields={"summary": summary}, creator=creator, created_at=self.now() if at is None else at,
-                api_version="3" if found.kind == "cloud" else "2",
-            )
-            self._issues.append(issue)
-            return copy.deepcopy(issue)
 
     def delete_issue(self, key: str) -> None:
         """Someone deletes the issue in Jira (its remote links go with it)."""
@@ -144,13 +129,9 @@ class IssuePickerMixin:
         scope, handler = routes[method]
         return self._scope_denied(call, scope, method) or handler()
 
-    def _visible_issue(self, call: RestCall, ref: str) -> StoredIssue | None:
-        with self._lock:
-            issue = next((i for i in self._issues
-                          if i.site == call.site.ident and ref in (i.id, i.key)), None)
-        if issue is None or self._find_project(call, issue.project_key) is None:
-            return None
-        return issue
+    def _pickable(self, call: RestCall, ref: str) -> StoredIssue | None:
+        found = self._visible_issue(call, ref)
+        return None if isinstance(found, Response) else found[0]
 
     # -- the picker --------------------------------------------------------------------------------
 
@@ -158,10 +139,16 @@ class IssuePickerMixin:
         with self._lock:
             seen = dict(self._picker.history.get((call.site.ident, call.user.account_id), {}))
             for issue in self._issues:
-                if issue.site == call.site.ident and issue.creator == call.user.account_id:
-                    seen[issue.key] = max(seen.get(issue.key, 0.0), issue.created_at)
+                if issue.site != call.site.ident:
+                    continue
+                times = [c.created_at for c in getattr(self._issue_states.get(issue.id), "comments", [])
+                         if c.author == call.user.account_id]
+                if issue.creator == call.user.account_id:
+                    times.append(issue.created_at)
+                if times:
+                    seen[issue.key] = max(seen.get(issue.key, 0.0), *times)
         ordered = sorted(seen.items(), key=lambda item: item[1], reverse=True)
-        found = [self._visible_issue(call, key) for key, _ in ordered]
+        found = [self._pickable(call, key) for key, _ in ordered]
         return [issue for issue in found if issue is not None]
 
     def _rest_issue_picker(self, call: RestCall) -> Response:
@@ -185,7 +172,7 @@ class IssuePickerMixin:
                 candidates = [i for i in self._issues if i.site == call.site.ident]
             current = [
                 i for i in sorted(candidates, key=lambda i: i.created_at, reverse=True)
-                if i.key not in shown and self._visible_issue(call, i.key) is not None and wanted(i)
+                if i.key not in shown and self._pickable(call, i.key) is not None and wanted(i)
                 and _text_match(i, query)
             ]
         return JSONResponse({"sections": [
@@ -228,7 +215,7 @@ class IssuePickerMixin:
         return data
 
     def _rest_remote_links(self, call: RestCall, i: str) -> Response:
-        issue = self._visible_issue(call, i)
+        issue = self._pickable(call, i)
         if issue is None:
             return jira_error(404, [NOT_FOUND])
         wanted = call.request.query_params.get("globalId")
@@ -251,7 +238,7 @@ class IssuePickerMixin:
         problem = _remote_link_errors(body, cloud=call.cloud)
         if problem is not None:
             return problem
-        issue = self._visible_issue(call, i)
+        issue = self._pickable(call, i)
         if issue is None:
             return jira_error(404, [NOT_FOUND])
         global_id = body.get("globalId") or None
