@@ -303,7 +303,8 @@ class AddToIssueService:
                                                         "error": exc.response.get("error")})
             return origin.author_name
         profile = user.get("profile") or {}
-        return (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+        # The full name: Jira's readers may not know Slack handles.
+        return (profile.get("real_name") or user.get("real_name") or profile.get("display_name")
                 or user.get("name") or origin.author_name)
 
     @staticmethod

@@ -262,7 +262,7 @@ def test_a_long_message_with_code_emoji_and_a_mention_becomes_a_valid_comment(wo
     if world.cloud:
         assert '"codeBlock"' in dumped and '"href": "https://example.com/docs"' in dumped
     else:
-        assert "{code}" in dumped and "[the docs|https://example.com/docs]" in dumped
+        assert "{noformat}" in dumped and "[the docs|https://example.com/docs]" in dumped
     (link,) = world.atlassian.remote_links(key)
     assert link["object"]["title"].startswith("Slack: #general — Hey @bob, see the docs")
     world.slack.wait_for(lambda: thread_replies(world, result.payload["message_ts"]))
@@ -303,7 +303,8 @@ def test_where_the_bot_cannot_post_the_user_is_told_privately(world: World) -> N
     result, form = open_form(world)
     submit(world, form, key)
     (dm,) = world.slack.wait_for(lambda: [c for c in world.slack.calls_to("chat.postMessage")
-                                          if c.params.get("channel") == ALICE and c.ok])
+                                          if c.params.get("channel") == ALICE and c.ok
+                                          and key in c.params["text"]])
     assert key in dm.params["text"] and f"<#{CHANNEL}>" in dm.params["text"]
     assert "/invite @Jira" in dm.params["text"]
     assert thread_replies(world, result.payload["message_ts"]) == []
@@ -319,4 +320,19 @@ def test_an_issue_that_is_gone_is_shown_on_the_issue_input(world: World) -> None
     assert answer.json() == {"response_action": "errors", "errors": {
         views.BLOCK_ISSUE: f"{key} doesn't exist any more, or you can't see it. Choose another issue."}}
     assert [p.status for p in comment_posts(world, key)] == [404]
-    assert world.slack.calls_to("chat.postMessage") == []
+    assert [c for c in world.slack.calls_to("chat.postMessage") if key in str(c.params)] == []
+
+
+def test_a_user_who_may_not_comment_gets_a_clear_error_and_nothing_is_added(world: World) -> None:
+    key = seed(world, "Printer trouble")
+    world.atlassian.deny_permission(ALICE_ACCOUNT, "comment", key)
+    _, form = open_form(world)
+    chosen = next(o for o in options(world, form, key) if o["value"] == key)
+    answer = world.driver.submit_view(ALICE, form, {views.BLOCK_ISSUE: chosen})
+    refused = f"Jira says you can't comment on {key}. Choose another issue, or ask a Jira admin."
+    assert answer.json() == {"response_action": "errors", "errors": {views.BLOCK_ISSUE: refused}}
+    assert [p.status for p in comment_posts(world, key)] == [403]
+    assert world.atlassian.comments(key) == [] and world.atlassian.remote_links(key) == []
+    world.atlassian.allow_permission(ALICE_ACCOUNT, "comment", key)
+    fixed = submit(world, form, key)  # the same form, once allowed
+    assert fixed.response_action == "update" and len(world.atlassian.comments(key)) == 1
