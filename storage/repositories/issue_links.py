@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from storage.database import Database
-from storage.models import IdempotencyKey, IssueLink, JiraAccount
+from storage.models import ISSUE_LINK_ADDED, ISSUE_LINK_CREATED, IdempotencyKey, IssueLink, JiraAccount
 from storage.repositories.idempotency import DONE
 
 
@@ -21,8 +21,14 @@ class IssueLinkRecord:
     issue_key: str
     issue_url: str
     summary: str | None
-    created_by: str
+    created_by: str  # who created the issue, or added the message to it
     created_at: datetime
+    kind: str = ISSUE_LINK_CREATED
+
+    @property
+    def added(self) -> bool:
+        """The message was added to an issue that existed already (not created from it)."""
+        return self.kind == ISSUE_LINK_ADDED
 
 
 def _record(row: IssueLink) -> IssueLinkRecord:
@@ -35,6 +41,7 @@ def _record(row: IssueLink) -> IssueLinkRecord:
         row.summary,
         row.created_by,
         row.created_at,
+        row.kind or ISSUE_LINK_CREATED,
     )
 
 
@@ -135,6 +142,7 @@ class IssueLinkRepository:
                         summary=summary,
                         created_by=added_by,
                         created_at=now,
+                        kind=ISSUE_LINK_ADDED,
                     )
                 )
             if forget_keys:

@@ -295,6 +295,9 @@ def test_the_create_shortcut_then_shows_the_issue_the_message_was_added_to(cloud
     create = shortcut(cloud, ts=ts, callback_id=ids.SHORTCUT_CREATE_ISSUE)
     asking = wait_view(cloud, opened_view(cloud, create), create_views.VIEW_CREATE_ANOTHER)
     assert "already has a Jira issue" in text_of(asking) and key in text_of(asking)
+    assert f"linked by <@{ALICE}>" in text_of(asking)
+    (link,) = links_of(cloud, ts)
+    assert link.added and link.kind == "added"
 
 
 def test_where_the_bot_cannot_post_the_user_is_told_privately(world: World) -> None:
