@@ -4,6 +4,7 @@ real against the Slack and Atlassian emulators, Cloud and Data Center."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
@@ -339,3 +340,64 @@ def test_a_user_who_may_not_comment_gets_a_clear_error_and_nothing_is_added(worl
     world.atlassian.allow_permission(ALICE_ACCOUNT, "comment", key)
     fixed = submit(world, form, key)  # the same form, once allowed
     assert fixed.response_action == "update" and len(world.atlassian.comments(key)) == 1
+
+
+def submission_payload(world: World, view: dict[str, Any], key: str) -> dict[str, Any]:
+    """The view_submission Slack sends for the form with ``key`` chosen (one payload, to send twice)."""
+    chosen = next(o for o in options(world, view, key) if o["value"] == key)
+    comment = block(view, views.BLOCK_COMMENT)["element"]["initial_value"]
+    values = {views.BLOCK_ISSUE: {views.ACTION_ISSUE: {"type": "external_select", "selected_option": chosen}},
+              views.BLOCK_COMMENT: {views.ACTION_COMMENT: {"type": "plain_text_input", "value": comment}}}
+    return {
+        "type": "view_submission", "team": {"id": world.slack.team_id, "domain": world.slack.team_domain},
+        "user": {"id": ALICE, "username": "alice", "name": "alice", "team_id": world.slack.team_id},
+        "api_app_id": world.slack.app_id, "token": world.driver.verification_token,
+        "is_enterprise_install": False,
+        "trigger_id": world.slack.new_trigger_id(ALICE, view_id=view["id"]),
+        "view": {**world.slack.view(view["id"]), "state": {"values": values}}, "response_urls": [],
+    }
+
+
+def test_a_double_click_while_jira_is_slow_adds_one_comment(cloud: World) -> None:
+    key = seed(cloud, "Printer trouble")
+    result, form = open_form(cloud)
+    body = urlencode({"payload": json.dumps(submission_payload(cloud, form, key))}).encode()
+    cloud.atlassian.set_latency(1.0, path_regex=r"/comment$", method="POST")
+    answers: list[SlackResult] = []
+    clicks = [threading.Thread(target=lambda: answers.append(cloud.driver.post_raw(body))) for _ in range(2)]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(15)
+    assert sorted(a.status_code for a in answers) == [200, 200] and all(a.elapsed < 3 for a in answers)
+    assert [key in a.text for a in answers] == [True, True]
+    assert len(comment_posts(cloud, key)) == 1 and len(cloud.atlassian.comments(key)) == 1
+    ts = result.payload["message_ts"]
+    cloud.slack.wait_for(lambda: thread_replies(cloud, ts))
+    assert len(thread_replies(cloud, ts)) == 1
+
+
+def test_a_slow_add_shows_adding_and_then_the_result(cloud: World) -> None:
+    key = seed(cloud, "Printer trouble")
+    result, form = open_form(cloud)
+    cloud.atlassian.set_latency(2.6, path_regex=r"/comment$", method="POST")
+    answer = submit(cloud, form, key)
+    assert answer.response_action == "update"
+    assert f"Adding the message to {key}" in text_of(answer.json()["view"])
+    done = wait_view(cloud, form["id"], views.VIEW_ADD_RESULT)
+    assert key in text_of(done)
+    cloud.slack.wait_for(lambda: thread_replies(cloud, result.payload["message_ts"]))
+
+
+def test_a_server_error_after_sending_is_not_resent_and_says_check_the_issue(cloud: World) -> None:
+    key = seed(cloud, "Printer trouble")
+    _, form = open_form(cloud)
+    cloud.atlassian.fail_next(rf"/issue/{key}/comment$", 502, method="POST", body={"errorMessages": []})
+    answer = submit(cloud, form, key)
+    view = answer.json()["view"]
+    assert "didn't confirm whether the comment was added" in text_of(view)
+    check = find_elements(view["blocks"], views.ACTION_CHECK_ISSUE)
+    assert check and check[0]["url"] == f"{cloud.site_url}/browse/{key}"
+    assert [p.status for p in comment_posts(cloud, key)] == [502]  # a comment is never blindly resent
+    again = replay(cloud, answer)
+    assert "didn't confirm" in again.text and len(comment_posts(cloud, key)) == 1
