@@ -401,3 +401,14 @@ def test_a_server_error_after_sending_is_not_resent_and_says_check_the_issue(clo
     assert [p.status for p in comment_posts(cloud, key)] == [502]  # a comment is never blindly resent
     again = replay(cloud, answer)
     assert "didn't confirm" in again.text and len(comment_posts(cloud, key)) == 1
+
+
+def test_when_jira_refuses_the_link_the_comment_stays_and_the_form_says_so(world: World) -> None:
+    key = seed(world, "Printer trouble")
+    result, form = open_form(world)
+    world.atlassian.fail_next(rf"/issue/{key}/remotelink$", 403, method="POST",
+                              body={"errorMessages": ["You do not have the permission to link issues."]})
+    answer = submit(world, form, key)
+    assert views.NO_LINK_NOTE in text_of(answer.json()["view"])
+    assert len(world.atlassian.comments(key)) == 1 and world.atlassian.remote_links(key) == []
+    world.slack.wait_for(lambda: thread_replies(world, result.payload["message_ts"]))
