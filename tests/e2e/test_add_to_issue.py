@@ -112,8 +112,19 @@ def submit(world: World, view: dict[str, Any], key: str, comment: str | None = N
     return result
 
 
-def comment_posts(world: World, key: str) -> list[Any]:
-    return world.atlassian.requests_to(rf"/rest/api/[23]/issue/{key}/comment$", "POST")
+def comment_posts(world: World, key: str, count: int | None = None) -> list[Any]:
+    """The comment requests Jira got, once ``count`` of them (default: all so far) are answered."""
+    def answered() -> list[Any] | None:
+        posts = world.atlassian.requests_to(rf"/rest/api/[23]/issue/{key}/comment$", "POST")
+        wanted = max(len(posts), 1) if count is None else count
+        return posts if len(posts) >= wanted and all(p.status is not None for p in posts) else None
+
+    return world.slack.wait_for(answered, 15, message=f"comments on {key} answered")
+
+
+def result_of(world: World, form: dict[str, Any]) -> dict[str, Any]:
+    """The modal once the add is over (at once, or after "Adding…" when Jira was slow)."""
+    return wait_view(world, form["id"], views.VIEW_ADD_RESULT)
 
 
 def thread_replies(world: World, ts: str) -> list[dict[str, Any]]:
@@ -212,8 +223,9 @@ def test_adds_the_comment_the_remote_link_and_the_card_in_the_thread(world: Worl
     permalink = world.slack.permalink(CHANNEL, ts)
     answer = submit(world, form, key)
     assert answer.response_action == "update"
-    assert key in text_of(answer.json()["view"]) and views.LINK_NOTE in text_of(answer.json()["view"])
-    (post,) = comment_posts(world, key)
+    done = result_of(world, form)
+    assert key in text_of(done) and views.LINK_NOTE in text_of(done)
+    (post,) = comment_posts(world, key, 1)
     assert post.status == 201
     assert post.path.startswith("/ex/jira/" if world.cloud else "/jira/rest/api/2/")
     body = post.json["body"]
@@ -255,7 +267,7 @@ def test_a_long_message_with_code_emoji_and_a_mention_becomes_a_valid_comment(wo
     assert len(comment["element"]["initial_value"]) <= 3000
     assert comment["hint"]["text"] == views.LONG_MESSAGE_HINT
     submit(world, form, key)
-    (post,) = comment_posts(world, key)
+    (post,) = comment_posts(world, key, 1)
     assert post.status == 201  # the emulator validates ADF (Cloud) and wiki bodies as Jira does
     dumped = text_of(post.json["body"])
     assert "THE-END-MARKER" in dumped and "@bob" in dumped and "<@U0BOB0001>" not in dumped
@@ -274,13 +286,14 @@ def test_the_same_message_added_twice_makes_two_comments_and_one_link(world: Wor
     first, form = open_form(world)
     ts = first.payload["message_ts"]
     answer = submit(world, form, key)
+    result_of(world, form)
     again = replay(world, answer)  # Slack's retry of the same submission: nothing more
     assert again.status_code == 200 and key in again.text
-    assert len(comment_posts(world, key)) == 1
+    assert len(comment_posts(world, key, 1)) == 1
     world.slack.wait_for(lambda: thread_replies(world, ts))
     _, form = open_form(world, ts=ts)  # on purpose, a second time
     submit(world, form, key, comment="Still burning")
-    posts = comment_posts(world, key)
+    posts = comment_posts(world, key, 2)
     assert [p.status for p in posts] == [201, 201]
     (link,) = world.atlassian.remote_links(key)
     assert link["globalId"] == world.slack.permalink(CHANNEL, ts) and link["updates"] == 1
@@ -312,7 +325,7 @@ def test_where_the_bot_cannot_post_the_user_is_told_privately(world: World) -> N
     assert key in dm.params["text"] and f"<#{CHANNEL}>" in dm.params["text"]
     assert "/invite @Jira" in dm.params["text"]
     assert thread_replies(world, result.payload["message_ts"]) == []
-    assert len(comment_posts(world, key)) == 1
+    assert len(comment_posts(world, key, 1)) == 1
 
 
 def test_an_issue_that_is_gone_is_shown_on_the_issue_input(world: World) -> None:
@@ -339,7 +352,8 @@ def test_a_user_who_may_not_comment_gets_a_clear_error_and_nothing_is_added(worl
     assert world.atlassian.comments(key) == [] and world.atlassian.remote_links(key) == []
     world.atlassian.allow_permission(ALICE_ACCOUNT, "comment", key)
     fixed = submit(world, form, key)  # the same form, once allowed
-    assert fixed.response_action == "update" and len(world.atlassian.comments(key)) == 1
+    assert fixed.response_action == "update" and key in text_of(result_of(world, form))
+    assert len(world.atlassian.comments(key)) == 1
 
 
 def submission_payload(world: World, view: dict[str, Any], key: str) -> dict[str, Any]:
@@ -408,7 +422,7 @@ def test_when_jira_refuses_the_link_the_comment_stays_and_the_form_says_so(world
     result, form = open_form(world)
     world.atlassian.fail_next(rf"/issue/{key}/remotelink$", 403, method="POST",
                               body={"errorMessages": ["You do not have the permission to link issues."]})
-    answer = submit(world, form, key)
-    assert views.NO_LINK_NOTE in text_of(answer.json()["view"])
+    submit(world, form, key)
+    assert views.NO_LINK_NOTE in text_of(result_of(world, form))
     assert len(world.atlassian.comments(key)) == 1 and world.atlassian.remote_links(key) == []
     world.slack.wait_for(lambda: thread_replies(world, result.payload["message_ts"]))
