@@ -68,6 +68,8 @@ ADD_KEY_LIFETIME = timedelta(days=1)
 DRAFT_LIFETIME = timedelta(days=1)
 #: Slack waits 3 seconds for options; keep a margin for the round trip.
 OPTIONS_DEADLINE = 2.2
+#: How long before the options deadline to stop waiting for the slower of two lookups.
+PARTIAL_MARGIN = 0.2
 CLAIM_POLL = 0.2
 COMMENT_INPUT_LIMIT = 3000
 TITLE_WORDS_LIMIT = 60
@@ -342,7 +344,9 @@ class AddToIssueService:
                 picking = asyncio.ensure_future(jira.pick_issues(query.strip()))
                 named = asyncio.ensure_future(jira.issue(key)) if key else None
                 waiting = {picking} | ({named} if named else set())
-                done, pending = await asyncio.wait(waiting, timeout=max(0.0, until - loop.time()))
+                # Stop waiting a little before the overall deadline, to keep what did arrive.
+                done, pending = await asyncio.wait(
+                    waiting, timeout=max(0.0, until - PARTIAL_MARGIN - loop.time()))
                 for task in pending:
                     task.cancel()
         except TimeoutError:

@@ -186,6 +186,9 @@ def test_options_answer_in_time_while_jira_is_slow(cloud: World) -> None:
     cloud.atlassian.set_latency(4.0, path_regex=r"/issue/picker$")
     answer = cloud.driver.options(ALICE, form, views.ACTION_ISSUE, views.BLOCK_ISSUE, "")
     assert answer == {"options": []}
+    # A key is read directly: it is offered even while the picker is still searching.
+    answer = cloud.driver.options(ALICE, form, views.ACTION_ISSUE, views.BLOCK_ISSUE, "ENG-1")
+    assert [o["value"] for o in answer["options"]] == ["ENG-1"]
 
 
 # The form --------------------------------------------------------------------------------------------------
