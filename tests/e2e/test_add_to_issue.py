@@ -247,6 +247,7 @@ def test_adds_the_comment_the_remote_link_and_the_card_in_the_thread(world: Worl
     assert f"<@{ALICE}> added this message to {key}" in reply["text"]
     assert f"<{world.site_url}/browse/{key}|{key}>" in text_of(reply["blocks"])
     assert find_elements(reply["blocks"], ids.ACTION_CARD_ASSIGN)  # the issue card, with its actions
+    assert f"Added by <@{ALICE}>" in text_of(reply["blocks"])
     assert [(x.issue_key, x.created_by) for x in links_of(world, ts)] == [(key, ALICE)]
 
 

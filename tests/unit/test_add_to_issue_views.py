@@ -122,6 +122,8 @@ def test_the_thread_reply_is_the_card_and_falls_back_to_a_link() -> None:
     dumped = json.dumps(reply["blocks"])
     assert reply["text"].startswith("<@U1> added this message to ENG-1")
     assert ids.ACTION_CARD_ASSIGN in dumped and "Fix &lt;it&gt;" in dumped
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": "Added by <@U1>"}]}
+    assert reply["blocks"][-2] == note and reply["blocks"][-1]["type"] == "actions"
     plain = views.build_thread_reply(issue, None, None, "U1")
     assert ids.ACTION_CARD_ASSIGN not in json.dumps(plain) and "Fix &lt;it&gt;" in plain["text"]
     private = views.build_private_notice(issue, snapshot, "https://acme.atlassian.net", STATE)

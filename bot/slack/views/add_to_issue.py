@@ -91,6 +91,7 @@ ON_ISSUE = (AddFailure.ISSUE_GONE, AddFailure.NO_PERMISSION)
 BROKEN_FORM = "This form can't be read any more, so nothing was added. Close it and start again."
 FAILED_DM = "I couldn't add the message to Jira. {reason}"
 ADDED_REPLY = "<@{user}> added this message to {key}"
+ADDED_BY = "Added by <@{user}>"
 PRIVATE_REPLY = ("I added your message to {link}, but I can't post in <#{channel}>. Invite me with "
                  "`/invite @Jira` to have the issue shown in the thread.")
 
@@ -211,17 +212,19 @@ def issue_options(issues: Iterable[PickedIssue]) -> list[dict[str, Any]]:
 
 def build_thread_reply(issue: AddedTo, snapshot: IssueSnapshot | None, site_url: str | None,
                        user_id: str) -> Message:
-    """The reply in the message's thread: who added it, and the issue card (a link when the issue
-    could not be read back)."""
+    """The reply in the message's thread: the issue card as the user read it after adding, saying who
+    added the message (a link when the issue could not be read back)."""
     intro = ADDED_REPLY.format(user=user_id, key=escape(issue.key))
+    note = context(ADDED_BY.format(user=user_id))
     if snapshot is not None and site_url:
-        return {"text": f"{intro}: {card_text(snapshot)}",
-                "blocks": [context(intro), *build_issue_card(snapshot, site_url=site_url)]}
+        blocks = build_issue_card(snapshot, site_url=site_url)
+        blocks.insert(-1, note)  # above the actions, where the create's reply says who created it
+        return {"text": f"{intro}: {card_text(snapshot)}", "blocks": blocks}
     summary = f" {escape(issue.summary)}" if issue.summary else ""
     return {"text": f"{intro}{':' if summary else ''}{summary}", "blocks": [
-        context(intro),
         section(f"*<{issue.url}|{escape(issue.key)}>*{summary}",
                 accessory=button("Open in Jira", ids.ACTION_OPEN_IN_JIRA, url=issue.url)),
+        note,
     ]}
 
 
