@@ -16,6 +16,7 @@ from bot.clock import Clock, SystemClock
 from bot.jira.personal_data import PersonalDataClient
 from bot.jobs.scheduler import JobScheduler
 from bot.jobs.tasks import JobServices, build_jobs
+from bot.services.add_to_issue import AddToIssueService
 from bot.services.admins import AdminPolicy
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
@@ -27,6 +28,7 @@ from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceClea
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.abandoned_creates import AbandonedCreates
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
+from bot.slack.listeners import add_to_issue as add_listeners
 from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
@@ -103,6 +105,7 @@ def build_components(
     components.shutdown.append(connections.close)  # stops run in reverse: this one last
     _wire_linking(components)
     _wire_issues(components)
+    _wire_add_to_issue(components)
     _wire_jobs(components)
     return components
 
@@ -193,3 +196,11 @@ def _wire_issues(c: Components) -> None:
             notifier=c.services["notifier"],
         ),
     )
+
+
+def _wire_add_to_issue(c: Components) -> None:
+    """The "Add to Jira issue" shortcut: a message as a comment on an existing issue."""
+    service = AddToIssueService(c.storage, c.services["tokens"], c.services["linking"], c.services["issues"],
+                                c.clock)
+    c.services.update(add_to_issue=service)
+    add_listeners.register(c.bolt, add_listeners.AddToIssueListeners(service))

@@ -157,8 +157,12 @@ class OAuthState(Base):
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+ISSUE_LINK_CREATED = "created"
+ISSUE_LINK_ADDED = "added"
+
+
 class IssueLink(Base):
-    """A Slack message turned into a Jira issue."""
+    """A Slack message turned into a Jira issue (`kind` "created"), or added to one ("added")."""
 
     __tablename__ = "issue_links"
     __table_args__ = (Index("ix_issue_links_message", "team_id", "channel_id", "message_ts"),)
@@ -172,6 +176,9 @@ class IssueLink(Base):
     summary: Mapped[str | None] = mapped_column(String(255))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=ISSUE_LINK_CREATED, server_default=ISSUE_LINK_CREATED
+    )
 
 
 class IdempotencyKey(Base):

@@ -1,17 +1,19 @@
 """Identifiers that travel through Slack: callback IDs, action IDs, block IDs.
 
-The message shortcut's callback ID must match `manifest.yml`.
+The message shortcuts' callback IDs must match `manifest.yml`.
 """
 
 COMMAND = "/jira"
 
 # Shortcuts
 SHORTCUT_CREATE_ISSUE = "create_jira_issue"
+SHORTCUT_ADD_TO_ISSUE = "add_to_jira_issue"
 
 # Modals (callback IDs)
 VIEW_ADMIN_INSTALL = "jira_admin_install"
 VIEW_CONNECT = "jira_connect"
 VIEW_CREATE_ISSUE = "jira_create_issue"
+VIEW_ADD_TO_ISSUE = "jira_add_to_issue"
 VIEW_INFO = "jira_info"
 
 # Actions

@@ -80,3 +80,25 @@ async def _permalink(client: AsyncWebClient, source: SourceMessage) -> str | Non
         return None
     ts = source.ts.replace(".", "")
     return f"https://{source.team_domain}.slack.com/archives/{source.channel_id}/p{ts}"
+
+
+class SlackMessageReader:
+    """The add-to-issue service's view of Slack: a message's form texts and people's full names."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def prefill(self, source: SourceMessage) -> Prefill:
+        return await prefill_from_message(self._client, source)
+
+    async def full_name(self, user_id: str) -> str | None:
+        """The full name (Jira's readers may not know Slack handles), else the display name."""
+        try:
+            user = (await self._client.users_info(user=user_id)).get("user") or {}
+        except SlackApiError as exc:
+            log.info("slack.user_lookup_failed", extra={"slack_user_id": user_id,
+                                                        "error": exc.response.get("error")})
+            return None
+        profile = user.get("profile") or {}
+        return (profile.get("real_name") or user.get("real_name") or profile.get("display_name")
+                or user.get("name"))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from storage.database import Database
-from storage.models import IdempotencyKey, IssueLink, JiraAccount
+from storage.models import ISSUE_LINK_ADDED, ISSUE_LINK_CREATED, IdempotencyKey, IssueLink, JiraAccount
 from storage.repositories.idempotency import DONE
 
 
@@ -21,8 +21,14 @@ class IssueLinkRecord:
     issue_key: str
     issue_url: str
     summary: str | None
-    created_by: str
+    created_by: str  # who created the issue, or added the message to it
     created_at: datetime
+    kind: str = ISSUE_LINK_CREATED
+
+    @property
+    def added(self) -> bool:
+        """The message was added to an issue that existed already (not created from it)."""
+        return self.kind == ISSUE_LINK_ADDED
 
 
 def _record(row: IssueLink) -> IssueLinkRecord:
@@ -35,6 +41,7 @@ def _record(row: IssueLink) -> IssueLinkRecord:
         row.summary,
         row.created_by,
         row.created_at,
+        row.kind or ISSUE_LINK_CREATED,
     )
 
 
@@ -85,6 +92,59 @@ class IssueLinkRepository:
                 .where(JiraAccount.id == account_id)
                 .values(last_project_key=project_key)
             )
+            if forget_keys:
+                await connection.execute(
+                    delete(IdempotencyKey.__table__).where(IdempotencyKey.key.in_(forget_keys))
+                )
+
+    async def record_added(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        issue_key: str,
+        issue_url: str,
+        summary: str | None,
+        added_by: str,
+        now: datetime,
+        idempotency_key: str,
+        result: dict[str, Any],
+        forget_keys: tuple[str, ...] = (),
+    ) -> None:
+        """A message added to an existing issue, in one transaction: the submission's key marked done
+        with its result, the message linked to the issue (once, however often it is added), and
+        `forget_keys` deleted."""
+        async with self._db.connection() as connection:
+            await connection.execute(
+                update(IdempotencyKey.__table__)
+                .where(IdempotencyKey.key == idempotency_key)
+                .values(status=DONE, result=result)
+            )
+            linked = (
+                await connection.execute(
+                    select(IssueLink.__table__.c.id).where(
+                        IssueLink.team_id == team_id,
+                        IssueLink.channel_id == channel_id,
+                        IssueLink.message_ts == message_ts,
+                        IssueLink.issue_key == issue_key,
+                    )
+                )
+            ).first()
+            if linked is None:
+                await connection.execute(
+                    insert(IssueLink.__table__).values(
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        message_ts=message_ts,
+                        issue_key=issue_key,
+                        issue_url=issue_url,
+                        summary=summary,
+                        created_by=added_by,
+                        created_at=now,
+                        kind=ISSUE_LINK_ADDED,
+                    )
+                )
             if forget_keys:
                 await connection.execute(
                     delete(IdempotencyKey.__table__).where(IdempotencyKey.key.in_(forget_keys))

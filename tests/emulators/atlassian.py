@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from tests.emulators.atlassian_holds import RequestHolds
+from tests.emulators.atlassian_issues import IssueActionsMixin
 from tests.emulators.atlassian_jira import JiraRestMixin, RestCall
 from tests.emulators.atlassian_model import (
     AccessToken,
@@ -55,6 +56,7 @@ from tests.emulators.atlassian_model import (
     summary_field,
     system_field,
 )
+from tests.emulators.atlassian_picker import IssuePickerMixin
 from tests.emulators.atlassian_specs import is_known_scope, specs_available
 from tests.emulators.live import LiveServer
 
@@ -122,7 +124,7 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-class AtlassianEmulator(JiraRestMixin):
+class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
     """Atlassian Cloud (auth server + API gateway) and Jira Data Center servers, in one ASGI app.
 
     Setup: ``add_cloud_app``, ``add_cloud_site``, ``add_datacenter``, ``add_dc_app``, ``add_user``,
@@ -131,6 +133,8 @@ class AtlassianEmulator(JiraRestMixin):
     Knobs: ``set_latency``, ``fail_next``, ``revoke``, ``revoke_token``, ``expire_access_tokens``,
     ``advance``, ``close_account``, ``mark_account_updated``, TTL attributes; ``holds.hold`` (keep a
     request waiting until released) and ``holds.answer_after`` (handle it, answer something else).
+    Issues (``atlassian_issues``): ``seed_issue``, ``workflow`` / ``add_transition``, ``set_security_level``,
+    ``deny_permission`` / ``allow_permission``, ``add_group_member``, ``add_role_member``, ``issue_state``.
     Records: ``requests``, ``requests_to``, ``issues``, ``issue``, ``token_grants``, ``token_refreshes``,
     ``report_batches``, ``internal_errors``, ``wait_for``.
     """
@@ -176,6 +180,7 @@ class AtlassianEmulator(JiraRestMixin):
         self._token_grants: list[TokenGrant] = []
         self._report_batches: list[list[dict[str, Any]]] = []
         self.internal_errors: list[str] = []
+        self._init_issue_actions()
         self._live: LiveServer | None = None
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=_METHODS)])
 

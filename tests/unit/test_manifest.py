@@ -65,8 +65,10 @@ def test_manifest_matches_what_the_bot_listens_to() -> None:
     manifest = _manifest()
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == ids.COMMAND
-    [shortcut] = manifest["features"]["shortcuts"]
-    assert shortcut["type"] == "message" and shortcut["callback_id"] == ids.SHORTCUT_CREATE_ISSUE
+    shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
+    assert set(shortcuts) == {ids.SHORTCUT_CREATE_ISSUE, ids.SHORTCUT_ADD_TO_ISSUE}
+    assert all(s["type"] == "message" for s in shortcuts.values())
+    assert shortcuts[ids.SHORTCUT_ADD_TO_ISSUE]["name"] == "Add to Jira issue"
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is False

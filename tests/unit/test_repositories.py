@@ -162,3 +162,21 @@ async def test_slack_installations_keep_tokens_encrypted_and_rotate(database_url
         ).bot_token == "xoxb-plain-bot"
     finally:
         await engine.dispose()
+
+
+async def test_a_message_added_to_an_issue_is_linked_once_and_its_key_done(storage: Storage) -> None:
+    later = NOW + timedelta(days=1)
+    for view in ("V1", "V2"):  # the same message added twice, from two submissions
+        key = f"add:T1:{view}:h"
+        assert (await storage.idempotency.claim(key, team_id="T1", now=NOW, expires_at=later)).claimed
+        await storage.idempotency.put(f"adddraft:T1:{view}", team_id="T1", result={"draft": "x"}, now=NOW,
+                                      expires_at=later)
+        await storage.issue_links.record_added(
+            team_id="T1", channel_id="C1", message_ts="1.1", issue_key="ENG-1",
+            issue_url="https://acme/browse/ENG-1", summary="Fix", added_by="U1", now=NOW,
+            idempotency_key=key, result={"outcome": "added"}, forget_keys=(f"adddraft:T1:{view}",))
+        again = await storage.idempotency.claim(key, team_id="T1", now=NOW, expires_at=later)
+        assert (again.claimed, again.status, again.result) == (False, "done", {"outcome": "added"})
+        assert await storage.idempotency.get(f"adddraft:T1:{view}", now=NOW) is None
+    (link,) = await storage.issue_links.for_message("T1", "C1", "1.1")
+    assert (link.issue_key, link.created_by, link.kind, link.added) == ("ENG-1", "U1", "added", True)

@@ -237,9 +237,9 @@ def build_step_view(step: Step, current: Mapping[str, Any] | None = None) -> Vie
 def build_duplicate_view(links: Sequence[IssueLinkRecord], state: ModalState) -> View:
     """The message's existing issues, asking before creating another."""
     shown = list(links)[-SHOWN_LINKS:]
-    lines = [f"• *{mrkdwn_link(link.issue_url, link.issue_key)}* {escape_mrkdwn(link.summary or '')} "
-             "— created by "
-             f"<@{link.created_by}> {_when(link.created_at)}" for link in shown]
+    lines = [f"• *{mrkdwn_link(link.issue_url, link.issue_key)}* {escape_mrkdwn(link.summary or '')} — "
+             f"{'linked' if link.added else 'created'} by <@{link.created_by}> {_when(link.created_at)}"
+             for link in shown]
     blocks = [
         section(ALREADY_LINKED_ONE if len(links) == 1 else ALREADY_LINKED_MANY),
         section(clip("\n".join(lines), 3000)),

@@ -18,7 +18,8 @@ ADMIN_LINES = [
     ("`/jira admin status`", "see the Jira site, linked users, and set the default project"),
     ("`/jira admin uninstall`", "disconnect this workspace from Jira"),
 ]
-SHORTCUT_HINT = "To turn a message into an issue, use *Create Jira issue* from the message's ⋯ menu."
+SHORTCUT_HINT = ("To turn a message into an issue, use *Create Jira issue* from the message's ⋯ menu; to add "
+                 "it to an issue that exists, *Add to Jira issue*.")
 
 
 def help_text(unknown: str | None = None) -> str:
