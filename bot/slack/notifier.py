@@ -7,7 +7,6 @@ Services return data; this is where it is rendered (with the builders in bot/sla
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -19,6 +18,7 @@ from bot.services.admins import AdminPolicy
 from bot.services.issues import IssueCreated
 from bot.services.linking import LinkingService
 from bot.slack.app import SlackGateway
+from bot.slack.thread_reply import Delivery, reply_in_thread, tell
 from bot.slack.views import create_issue as create_issue_views
 from bot.slack.views.linking import build_home_view, build_reconnect_dm
 from storage.repositories.accounts import AccountRecord
@@ -27,13 +27,6 @@ from storage.repositories.tenants import TenantRecord
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-
-
-class Delivery(StrEnum):
-    THREAD = "thread"
-    EPHEMERAL = "ephemeral"
-    DM = "dm"
-    NONE = "none"
 
 
 class Notifier:
@@ -65,42 +58,16 @@ class Notifier:
 
     async def tell(self, client: AsyncWebClient, actor: Actor, message: Message) -> bool:
         """A direct message to the user; False when Slack refused it."""
-        try:
-            await client.chat_postMessage(channel=actor.user_id, text=message["text"],
-                                          blocks=message.get("blocks"))
-            return True
-        except SlackApiError as exc:
-            log.warning("slack.dm_failed", extra={"team_id": actor.team_id, "slack_user_id": actor.user_id,
-                                                  "error": exc.response.get("error")})
-            return False
+        return await tell(client, actor, message)
 
     # After an issue is created --------------------------------------------------------------------
     async def announce(self, client: AsyncWebClient, actor: Actor, state: ModalState, reply: Message,
                        fallback: Message) -> Delivery:
         """Posts ``reply`` in the source message's thread; where the bot cannot post there, shows
         ``fallback`` to the user ephemerally, or else by DM."""
-        if state.from_message and state.channel_id:
-            try:
-                await client.chat_postMessage(
-                    channel=state.channel_id, thread_ts=state.thread_ts or state.message_ts,
-                    text=reply["text"], blocks=reply.get("blocks"), unfurl_links=False, unfurl_media=False)
-                return Delivery.THREAD
-            except SlackApiError as exc:
-                log.info("slack.issue.thread_reply_failed", extra={"team_id": actor.team_id,
-                                                                  "channel_id": state.channel_id,
-                                                                  "error": exc.response.get("error")})
-        if state.channel_id:
-            try:
-                await client.chat_postEphemeral(channel=state.channel_id, user=actor.user_id,
-                                                text=fallback["text"], blocks=fallback.get("blocks"))
-                return Delivery.EPHEMERAL
-            except SlackApiError as exc:
-                log.info("slack.issue.ephemeral_failed", extra={"team_id": actor.team_id,
-                                                               "channel_id": state.channel_id,
-                                                               "error": exc.response.get("error")})
-        if await self.tell(client, actor, fallback):
-            return Delivery.DM
-        return Delivery.NONE
+        thread_ts = (state.thread_ts or state.message_ts) if state.from_message else None
+        return await reply_in_thread(client, actor, channel_id=state.channel_id, thread_ts=thread_ts,
+                                     reply=reply, fallback=fallback)
 
     async def announce_created(self, client: AsyncWebClient, actor: Actor, state: ModalState,
                                issue: IssueCreated) -> Delivery:

@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.context import Actor
+from bot.actors import Actor
 
 log = logging.getLogger(__name__)
 
@@ -25,24 +25,26 @@ class Delivery(StrEnum):
     NONE = "none"
 
 
-async def reply_in_thread(client: AsyncWebClient, actor: Actor, *, channel_id: str, thread_ts: str,
-                          reply: Message, fallback: Message) -> Delivery:
-    """Posts ``reply`` in the thread of ``thread_ts``; where the bot cannot, shows ``fallback`` to the
-    user ephemerally, or else by DM."""
-    try:
-        await client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=reply["text"],
-                                      blocks=reply.get("blocks"), unfurl_links=False, unfurl_media=False)
-        return Delivery.THREAD
-    except SlackApiError as exc:
-        log.info("slack.thread_reply_failed", extra={"team_id": actor.team_id, "channel_id": channel_id,
-                                                     "error": exc.response.get("error")})
-    try:
-        await client.chat_postEphemeral(channel=channel_id, user=actor.user_id, text=fallback["text"],
-                                        blocks=fallback.get("blocks"))
-        return Delivery.EPHEMERAL
-    except SlackApiError as exc:
-        log.info("slack.ephemeral_failed", extra={"team_id": actor.team_id, "channel_id": channel_id,
-                                                  "error": exc.response.get("error")})
+async def reply_in_thread(client: AsyncWebClient, actor: Actor, *, channel_id: str | None,
+                          thread_ts: str | None, reply: Message, fallback: Message) -> Delivery:
+    """Posts ``reply`` in the thread of ``thread_ts``; where there is no such thread or the bot cannot
+    post there, shows ``fallback`` to the user ephemerally in ``channel_id``, or else by DM."""
+    if channel_id and thread_ts:
+        try:
+            await client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=reply["text"],
+                                          blocks=reply.get("blocks"), unfurl_links=False, unfurl_media=False)
+            return Delivery.THREAD
+        except SlackApiError as exc:
+            log.info("slack.thread_reply_failed", extra={"team_id": actor.team_id, "channel_id": channel_id,
+                                                         "error": exc.response.get("error")})
+    if channel_id:
+        try:
+            await client.chat_postEphemeral(channel=channel_id, user=actor.user_id, text=fallback["text"],
+                                            blocks=fallback.get("blocks"))
+            return Delivery.EPHEMERAL
+        except SlackApiError as exc:
+            log.info("slack.ephemeral_failed", extra={"team_id": actor.team_id, "channel_id": channel_id,
+                                                      "error": exc.response.get("error")})
     return Delivery.DM if await tell(client, actor, fallback) else Delivery.NONE
 
 
