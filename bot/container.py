@@ -17,6 +17,7 @@ from bot.jira.personal_data import PersonalDataClient
 from bot.jobs.scheduler import JobScheduler
 from bot.jobs.tasks import JobServices, build_jobs
 from bot.services.admins import AdminPolicy
+from bot.services.issue_cards import IssueCardService
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
 from bot.services.notify import Notifier
@@ -24,9 +25,11 @@ from bot.services.oauth_apps import OAuthApps
 from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
 from bot.services.tokens import TokenService
+from bot.services.unfurls import UnfurlService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
+from bot.slack.listeners import cards as card_listeners
 from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
@@ -102,6 +105,7 @@ def build_components(
     components.shutdown.append(connections.close)  # stops run in reverse: this one last
     _wire_linking(components)
     _wire_issues(components)
+    _wire_cards(components)
     _wire_jobs(components)
     return components
 
@@ -175,12 +179,30 @@ def _wire_jobs(c: Components) -> None:
 
 def _wire_issues(c: Components) -> None:
     issues = IssueService(c.storage, c.services["tokens"], c.services["linking"], c.clock)
-    c.services.update(issues=issues)
+    cards = IssueCardService(c.storage, c.services["tokens"], issues, c.clock)
+    c.services.update(issues=issues, cards=cards)
     issue_listeners.register(
         c.bolt,
         c.router,
         issue_listeners.IssueListeners(
             issues=issues,
             projects=c.services["projects"],
+            cards=cards,
+        ),
+    )
+
+
+def _wire_cards(c: Components) -> None:
+    """Issue cards' actions, `/jira show`, and link unfurls."""
+    unfurls = UnfurlService(c.storage, c.services["tokens"], c.services["issues"], c.clock)
+    c.services.update(unfurls=unfurls)
+    card_listeners.register(
+        c.bolt,
+        c.router,
+        card_listeners.CardListeners(
+            cards=c.services["cards"],
+            unfurls=unfurls,
+            admins=c.services["admins"],
+            notifier=c.services["notifier"],
         ),
     )

@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.services.issue_cards import CardView, IssueCardService
 from bot.services.issue_drafts import SourceMessage
 from bot.services.issues import IssueService, IssueSubmission
 from bot.services.projects import ProjectDirectory
@@ -42,6 +43,7 @@ ACK_SETTLE = 0.5
 class IssueListeners:
     issues: IssueService
     projects: ProjectDirectory
+    cards: IssueCardService | None = None
     ack_budget: float = ACK_BUDGET
 
     # Opening the modal -------------------------------------------------------------------------
@@ -155,8 +157,11 @@ class IssueListeners:
                                               labels=views.field_labels(view))
                 await self.issues.tell(client, actor, views.build_failed_message(notice))
         if outcome.created and outcome.issue is not None:
+            # The reply is the issue card, as the creator reads the new issue.
+            read = await self.cards.show(actor, outcome.issue.key) if self.cards is not None else None
+            card = read.issue if isinstance(read, CardView) else None
             await self.issues.announce(client, submission,
-                                       reply=views.build_thread_reply(outcome.issue, actor.user_id),
+                                       reply=views.build_thread_reply(outcome.issue, actor.user_id, card),
                                        fallback=views.build_created_notice(outcome.issue, form.state))
 
     # Slack calls ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.jira.client import IssueType, JiraUser, Project
+from bot.jira.issues import IssueSnapshot
 from bot.services.create_meta import CreateLink, FieldKind, InputSpec, jira_create_url
 from bot.services.issue_drafts import FormTexts, description_digest
 from bot.services.issues import (
@@ -35,6 +36,7 @@ from bot.slack import ids
 from bot.slack.metadata import ModalState, decode_metadata, encode_metadata
 from bot.slack.views import linking as linking_views
 from bot.slack.views.blocks import actions, button, clip, context, escape, modal, option, plain, section
+from bot.slack.views.issue_card import build_issue_card
 from storage.repositories.issue_links import IssueLinkRecord
 
 View = dict[str, Any]
@@ -345,9 +347,15 @@ def result_view(outcome: CreateOutcome, view: Mapping[str, Any]) -> View:
 # ---------------------------------------------------------------------------------------------------
 
 
-def build_thread_reply(issue: IssueCreated, user_id: str) -> Message:
-    """The reply in the message's thread: the issue as a link, its summary, type and creator."""
+def build_thread_reply(issue: IssueCreated, user_id: str, card: IssueSnapshot | None = None) -> Message:
+    """The reply in the message's thread: the issue card as the creator read it after the create (or,
+    when that read failed, the issue as a link with its summary, type and creator)."""
     text = f"<@{user_id}> created {issue.key}: {escape(issue.summary)}"
+    if card is not None:
+        site_url = issue.url.rsplit("/browse/", 1)[0]
+        blocks = build_issue_card(card, site_url=site_url)
+        blocks.insert(-1, context(f"Created by <@{user_id}>"))
+        return {"text": text, "blocks": blocks}
     return {"text": text, "blocks": [
         section(f"*<{issue.url}|{issue.key}>* {escape(issue.summary)}",
                 accessory=button("Open in Jira", ids.ACTION_OPEN_IN_JIRA, url=issue.url)),
@@ -455,6 +463,11 @@ def _description_input(description: str, *, required: bool, truncated: bool) -> 
         element["initial_value"] = description[:INPUT_MAX]
     return _input(BLOCK_DESCRIPTION, "Description", element, optional=not required,
                   hint=LONG_MESSAGE_HINT if truncated else None)
+
+
+def field_input(spec: InputSpec, state: ModalState) -> Block:
+    """The input of one Jira field, as every form renders it (create form, transition screens)."""
+    return _field_input(spec, state)
 
 
 def _field_input(spec: InputSpec, state: ModalState) -> Block:
