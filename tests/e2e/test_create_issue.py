@@ -249,7 +249,8 @@ def test_creates_with_the_right_body_and_replies_in_the_thread(world: World) -> 
     url = f"{world.site_url}/browse/ENG-1"
     assert f"<{url}|ENG-1>" in reply["blocks"][0]["text"]["text"]
     assert "Printer on fire" in reply["text"] and f"<@{ALICE}>" in reply["text"]
-    assert "Task in Engineering · created by" in text_of(reply)
+    assert f"Created by <@{ALICE}>" in text_of(reply) and "*Type*\\nTask" in text_of(reply)
+    assert find_elements(reply["blocks"], ids.ACTION_CARD_ASSIGN)  # the reply is the issue card
     (link,) = links_of(world, ts)
     assert (link.issue_key, link.issue_url, link.created_by) == ("ENG-1", url, ALICE)
     account = world.bot.run(world.bot.storage.accounts.get(world.slack.team_id, ALICE))
