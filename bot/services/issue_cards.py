@@ -73,10 +73,13 @@ class Refused:
 
 @dataclass(frozen=True)
 class CardView:
-    """An issue as the reader sees it, and where people open it."""
+    """An issue as the reader sees it, and where people open it. ``channel_full``: whether a card that
+    others see (in a channel) may show it in full — always, unless it has a security level and the
+    workspace keeps those to their key (the same rule as link previews)."""
 
     issue: IssueSnapshot
     site_url: str
+    channel_full: bool = True
 
 
 class ActionKind(StrEnum):
@@ -234,8 +237,9 @@ class IssueCardService:
             if (claim.result or {}).get("outcome") == Refusal.UNCERTAIN.value:
                 return Refused(Refusal.UNCERTAIN, key)
             card = await self._guard(actor, ready, key, "show", lambda jira: self._card(ready, jira, key))
-            return ActionDone(ActionKind.COMMENT, key, card if isinstance(card, CardView) else None,
-                              repeated=True)
+            return ActionDone(
+                ActionKind.COMMENT, key, card if isinstance(card, CardView) else None, repeated=True
+            )
         body = rich_text_value(text.strip(), cloud=ready.tenant.is_cloud)
         comment_id: str | None = None
 
@@ -274,7 +278,9 @@ class IssueCardService:
         return me.name or me.account_id
 
     async def _card(self, ready: Ready, jira: JiraClient, key: str) -> CardView:
-        return CardView(await jira.issue(key), ready.tenant.site_url)
+        issue = await jira.issue(key)
+        full = not issue.restricted or await self._storage.unfurl_settings.full_restricted(ready.tenant.id)
+        return CardView(issue, ready.tenant.site_url, channel_full=full)
 
     async def _done(
         self, ready: Ready, jira: JiraClient, kind: ActionKind, key: str, detail: str = ""
@@ -283,11 +289,19 @@ class IssueCardService:
         try:
             card: CardView | None = await self._card(ready, jira, key)
         except JiraError as exc:
-            log.info("jira.card.reread_failed", extra={"team_id": ready.tenant.team_id,
-                                                       "error_type": type(exc).__name__})
+            log.info(
+                "jira.card.reread_failed",
+                extra={"team_id": ready.tenant.team_id, "error_type": type(exc).__name__},
+            )
             card = None
-        log.info("jira.card.action", extra={"team_id": ready.tenant.team_id, "action": kind.value,
-                                            "api": 3 if ready.tenant.is_cloud else 2})
+        log.info(
+            "jira.card.action",
+            extra={
+                "team_id": ready.tenant.team_id,
+                "action": kind.value,
+                "api": 3 if ready.tenant.is_cloud else 2,
+            },
+        )
         return ActionDone(kind, key, card, detail)
 
     async def _guard(
@@ -309,8 +323,7 @@ class IssueCardService:
             return Refused(Refusal.RECONNECT, key, connect_url=url)
         except JiraBadRequest as exc:
             log.info("jira.card.rejected", extra={**extra, "fields": sorted(exc.errors)})
-            return Refused(Refusal.REJECTED, key, messages=tuple(exc.error_messages),
-                           field_errors=exc.errors)
+            return Refused(Refusal.REJECTED, key, messages=tuple(exc.error_messages), field_errors=exc.errors)
         except JiraNotFound:
             return Refused(Refusal.NOT_FOUND, key)
         except JiraForbidden as exc:

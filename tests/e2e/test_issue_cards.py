@@ -126,7 +126,7 @@ def test_the_created_issue_s_card_and_every_action_on_it(world: World) -> None:
 
     # Assign to me: as Alice, with her own link; the card shows her, she is told privately.
     click(world, ALICE, card, ids.ACTION_CARD_ASSIGN)
-    card = wait_card(world, card, me(world))
+    card = wait_card(world, card, "*Assignee*\\n" + me(world))
     assert atlassian.issue_state("ENG-1").assignee == ALICE_ACCOUNT
     [put] = atlassian.requests_to(r"/issue/ENG-1/assignee$", "PUT")
     assert put.json == ({"accountId": ALICE_ACCOUNT} if world.cloud else {"name": "alice"})
@@ -218,6 +218,19 @@ def test_jira_refusing_an_action_reaches_the_user_in_plain_words(world: World) -
     told(world, ALICE, "Jira is busy")
     atlassian.clear_failures()
 
+    # A refused comment keeps the form open, with the reason on the input and the text still there.
+    atlassian.deny_permission(ALICE_ACCOUNT, "comment")
+    opened = click(world, ALICE, card, ids.ACTION_CARD_COMMENT)
+    call = world.slack.wait_for_call(
+        "views.open", where=lambda c: c.params.get("trigger_id") == opened.trigger_id
+    )
+    modal = world.slack.view(call.response["view"]["id"])
+    [box] = [b for b in modal["blocks"] if b["type"] == "input"]
+    refused = world.driver.submit_view(ALICE, modal, {box["block_id"]: "Please look"})
+    assert refused.acked_in_time and refused.response_action == "errors"
+    assert "permission" in refused.json()["errors"][box["block_id"]]
+    assert atlassian.comments("ENG-1") == [] and world.slack.is_view_open(modal["id"])
+
     atlassian.set_security_level("ENG-1", "Staff", {ADMIN_ACCOUNT_ID})
     click(world, ALICE, card, ids.ACTION_CARD_WATCH)
     told(world, ALICE, "doesn't exist, or you don't have permission to see it")
@@ -249,6 +262,16 @@ def test_show_privately_then_share_in_channel(world: World) -> None:
     assert not find_elements(shared["blocks"], ids.ACTION_CARD_SHARE)
     assert find_elements(shared["blocks"], ids.ACTION_CARD_ASSIGN)
     slack.wait_for(lambda: (slack.ephemeral(private["channel"], private["ts"]) or {}).get("deleted"))
+
+    # A restricted issue shared in a channel shows its key only (as in link previews).
+    atlassian.seed_issue(world.site, "ENG", "Salary review", security=("HR", {ALICE_ACCOUNT}))
+    driver.slash_command(ALICE, "show ENG-2")
+    secret = told(world, ALICE, "ENG-2: Salary review")
+    click(world, ALICE, secret, ids.ACTION_CARD_SHARE)
+    posted = slack.wait_for(
+        lambda: next((m for m in slack.messages if m.get("bot_id") and "ENG-2" in m["text"]), None)
+    )
+    assert "Restricted issue" in text_of(posted["blocks"]) and "Salary" not in text_of(posted)
 
     driver.slash_command(ALICE, "show ENG-99")
     told(world, ALICE, "*ENG-99* doesn't exist")

@@ -259,3 +259,32 @@ def test_the_issue_cache_is_per_person_short_and_reads_once_for_concurrent_asks(
         assert await cache.get("T", "U3", "ENG-42", read) is not None  # a failure is not remembered
 
     asyncio.run(scenario())
+
+
+def test_cards_others_see_keep_restricted_issues_to_their_key() -> None:
+    restricted = CardView(snap(DC_ISSUE), "https://jira.example.com/jira", channel_full=False)
+    shared = views.build_shared_card(restricted, "U1")
+    assert "Restricted issue" in json.dumps(shared) and "Disk full" not in json.dumps(shared)
+    assert "Shared by <@U1>" in json.dumps(shared) and validate_blocks(shared["blocks"]) == []
+    updated = views.build_updated_card(restricted, "Created by <@U1>", private=False)
+    assert "Disk full" not in json.dumps(updated)
+    private = views.build_updated_card(restricted, None, private=True)  # its reader may see it all
+    assert "Disk full" in json.dumps(private)
+    created = IssueCreated(
+        "OPS-7", "https://jira.example.com/jira/browse/OPS-7", "Disk full", "Task", "OPS", "Ops"
+    )
+    reply = build_thread_reply(created, "U1", snap(DC_ISSUE), full=False)
+    assert "Disk full" not in json.dumps(reply) and "Created by <@U1>" in json.dumps(reply)
+
+
+def test_a_refused_comment_is_given_back() -> None:
+    notice = views.build_notice(
+        Refused(Refusal.FORBIDDEN, "ENG-1"), "ENG-1", comment="My *long* thought\nline 2"
+    )
+    assert "> My *long* thought\n> line 2" in json.dumps(notice["blocks"], ensure_ascii=False).replace(
+        "\\n", "\n"
+    )
+    assert views.keeps_comment_open(Refused(Refusal.FORBIDDEN)) and not views.keeps_comment_open(
+        Refused(Refusal.UNCERTAIN)
+    )
+    assert len(views.input_error(Refused(Refusal.REJECTED, "ENG-1", messages=("x" * 500,)))) <= 150

@@ -151,6 +151,8 @@ class CardListeners:
     async def on_comment_submit(
         self, ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ack_budget
         text = views.read_comment(view)
         if not text.strip():
             await ack(response_action="errors", errors={ids.BLOCK_CARD_COMMENT: views.COMMENT_EMPTY})
@@ -160,11 +162,23 @@ class CardListeners:
         except MetadataError:
             await ack(response_action="errors", errors={ids.BLOCK_CARD_COMMENT: views.INTERNAL})
             return
-        await ack()
         actor = actor_of(context)
         # One comment per view: a repeated delivery of the same submission finds the first one's key.
-        result = await self.cards.comment(actor, state.key, text, submission=str(view["id"]))
-        await self._finish(client, actor, state.place, state.key, result)
+        adding = asyncio.ensure_future(self.cards.comment(actor, state.key, text, submission=str(view["id"])))
+        done, _ = await asyncio.wait({adding}, timeout=max(0.0, deadline - loop.time()))
+        if adding in done:
+            result = adding.result()
+            if isinstance(result, Refused) and views.keeps_comment_open(result):
+                # Jira refused: say why on the input, with the text still there to fix or retry.
+                await ack(
+                    response_action="errors", errors={ids.BLOCK_CARD_COMMENT: views.input_error(result)}
+                )
+                return
+            await ack()
+        else:
+            await ack()
+            result = await adding
+        await self._finish(client, actor, state.place, state.key, result, comment=text)
 
     # The Transition select ------------------------------------------------------------------------
     async def on_transition_options(
@@ -364,14 +378,20 @@ class CardListeners:
         await self._finish(client, actor_of(context), place, key, result)
 
     async def _finish(
-        self, client: AsyncWebClient, actor: Actor, place: CardPlace, key: str, result: ActionDone | Refused
+        self,
+        client: AsyncWebClient,
+        actor: Actor,
+        place: CardPlace,
+        key: str,
+        result: ActionDone | Refused,
+        comment: str | None = None,
     ) -> None:
         """Updates the card to the issue's new state and tells the clicker what happened."""
         if isinstance(result, ActionDone):
             self.unfurls.cache.forget(actor.team_id, actor.user_id, key)
             if result.card is not None:
                 await self._update_card(client, actor, place, result.card)
-        await self._tell(client, actor, place, views.build_notice(result, key))
+        await self._tell(client, actor, place, views.build_notice(result, key, comment=comment))
 
     async def _update_card(
         self, client: AsyncWebClient, actor: Actor, place: CardPlace, card: CardView

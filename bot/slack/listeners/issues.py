@@ -160,8 +160,10 @@ class IssueListeners:
             # The reply is the issue card, as the creator reads the new issue.
             read = await self.cards.show(actor, outcome.issue.key) if self.cards is not None else None
             card = read.issue if isinstance(read, CardView) else None
+            full = read.channel_full if isinstance(read, CardView) else True
             await self.issues.announce(client, submission,
-                                       reply=views.build_thread_reply(outcome.issue, actor.user_id, card),
+                                       reply=views.build_thread_reply(outcome.issue, actor.user_id, card,
+                                                                      full=full),
                                        fallback=views.build_created_notice(outcome.issue, form.state))
 
     # Slack calls ------------------------------------------------------------------------------

@@ -29,7 +29,13 @@ from bot.slack.views.blocks import (
     section,
 )
 from bot.slack.views.create_issue import field_input
-from bot.slack.views.issue_card import build_issue_card, build_restricted_card, card_text, issue_url
+from bot.slack.views.issue_card import (
+    RESTRICTED,
+    build_issue_card,
+    build_restricted_card,
+    card_text,
+    issue_url,
+)
 from bot.slack.views.linking import NOT_INSTALLED
 
 Message = dict[str, Any]
@@ -73,6 +79,7 @@ TRANSITION_IN_JIRA = (
 )
 LOADING = "Getting the transition's fields from Jira…"
 SHARED_BY = "Shared by <@{user}>"
+YOUR_COMMENT = "Your comment, so you can use it again:"
 UNFURL_AUTH = "Connect your Jira account to see previews of Jira links here."
 CANT_SHARE = (
     "I can't post in this conversation. Invite me with `/invite @Jira`, or share the issue's link instead."
@@ -94,25 +101,30 @@ def build_private_card(view: CardView) -> Message:
 
 def build_shared_card(view: CardView, user_id: str) -> Message:
     """The card someone shared in a channel: for everyone, saying who shared it."""
+    return _channel_card(view, SHARED_BY.format(user=user_id))
+
+
+def _channel_card(view: CardView, note: str | None) -> Message:
+    """A card others see: in full, or key and "Restricted issue" where the workspace says so."""
+    if not view.channel_full:
+        blocks = build_restricted_card(view.issue.key, site_url=view.site_url)
+        if note:
+            blocks.append(context(note))
+        return {"text": f"{view.issue.key}: {RESTRICTED}", "blocks": blocks}
     blocks = build_issue_card(view.issue, site_url=view.site_url)
-    blocks.insert(-1, context(SHARED_BY.format(user=user_id)))
+    if note:
+        blocks.insert(-1, context(note))
     return {"text": card_text(view.issue), "blocks": blocks}
 
 
 def build_updated_card(view: CardView, note: str | None, *, private: bool) -> Message:
     """The card after an action, keeping the line saying who created or shared it."""
+    if not private:
+        return _channel_card(view, note)
     blocks = build_issue_card(
-        view.issue,
-        site_url=view.site_url,
-        share=private,
-        viewer_watching=view.issue.watching if private else None,
+        view.issue, site_url=view.site_url, share=True, viewer_watching=view.issue.watching
     )
-    if note:
-        blocks.insert(-1, context(note))
-    message: Message = {"text": card_text(view.issue), "blocks": blocks}
-    if private:
-        message["response_type"] = "ephemeral"
-    return message
+    return {"response_type": "ephemeral", "text": card_text(view.issue), "blocks": blocks}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -284,10 +296,15 @@ def notice_text(result: ActionDone | Refused, key: str | None = None) -> str:
     return INTERNAL
 
 
-def build_notice(result: ActionDone | Refused, key: str | None = None) -> Message:
-    """The private message after an action (with a connect button when linking is the fix)."""
+def build_notice(
+    result: ActionDone | Refused, key: str | None = None, *, comment: str | None = None
+) -> Message:
+    """The private message after an action (with a connect button when linking is the fix); a comment
+    that did not go through is given back, so that nothing typed is lost."""
     text = notice_text(result, key)
     blocks: list[Block] = [section(clip(text, 3000))]
+    if comment and isinstance(result, Refused) and result.reason != Refusal.IN_PROGRESS:
+        blocks.append(section(clip(YOUR_COMMENT + "\n" + _quoted(comment), 3000)))
     if isinstance(result, Refused) and result.connect_url:
         blocks.append(
             actions(
@@ -300,6 +317,29 @@ def build_notice(result: ActionDone | Refused, key: str | None = None) -> Messag
         "text": clip(text, 3000),
         "blocks": blocks,
     }
+
+
+def keeps_comment_open(result: Refused) -> bool:
+    """Refusals worth answering on the comment form itself (the person can fix or retry at once)."""
+    return result.reason in {
+        Refusal.REJECTED,
+        Refusal.FORBIDDEN,
+        Refusal.NOT_FOUND,
+        Refusal.RATE_LIMITED,
+        Refusal.UNREACHABLE,
+        Refusal.NOT_LINKED,
+        Refusal.RECONNECT,
+        Refusal.NOT_INSTALLED,
+    }
+
+
+def input_error(result: Refused) -> str:
+    """A refusal as an input's error (Slack shows at most about 150 characters there)."""
+    return clip(notice_text(result).replace("*", "").split("\n")[0], 150)
+
+
+def _quoted(text: str) -> str:
+    return "\n".join(f"> {escape(line)}" for line in text.splitlines() or [""])
 
 
 def _with_messages(lead: str, messages: Iterable[str]) -> str:

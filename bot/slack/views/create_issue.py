@@ -36,7 +36,7 @@ from bot.slack import ids
 from bot.slack.metadata import ModalState, decode_metadata, encode_metadata
 from bot.slack.views import linking as linking_views
 from bot.slack.views.blocks import actions, button, clip, context, escape, modal, option, plain, section
-from bot.slack.views.issue_card import build_issue_card
+from bot.slack.views.issue_card import build_issue_card, build_restricted_card
 from storage.repositories.issue_links import IssueLinkRecord
 
 View = dict[str, Any]
@@ -347,12 +347,18 @@ def result_view(outcome: CreateOutcome, view: Mapping[str, Any]) -> View:
 # ---------------------------------------------------------------------------------------------------
 
 
-def build_thread_reply(issue: IssueCreated, user_id: str, card: IssueSnapshot | None = None) -> Message:
-    """The reply in the message's thread: the issue card as the creator read it after the create (or,
-    when that read failed, the issue as a link with its summary, type and creator)."""
+def build_thread_reply(issue: IssueCreated, user_id: str, card: IssueSnapshot | None = None, *,
+                       full: bool = True) -> Message:
+    """The reply in the message's thread: the issue card as the creator read it after the create (its
+    key only when it has a security level and the workspace keeps those to their key: ``full`` off), or,
+    when that read failed, the issue as a link with its summary, type and creator."""
+    site_url = issue.url.rsplit("/browse/", 1)[0]
+    if card is not None and not full:
+        blocks = build_restricted_card(card.key, site_url=site_url)
+        blocks.append(context(f"Created by <@{user_id}>"))
+        return {"text": f"<@{user_id}> created {issue.key}", "blocks": blocks}
     text = f"<@{user_id}> created {issue.key}: {escape(issue.summary)}"
     if card is not None:
-        site_url = issue.url.rsplit("/browse/", 1)[0]
         blocks = build_issue_card(card, site_url=site_url)
         blocks.insert(-1, context(f"Created by <@{user_id}>"))
         return {"text": text, "blocks": blocks}
