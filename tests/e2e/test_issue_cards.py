@@ -218,6 +218,21 @@ def test_jira_refusing_an_action_reaches_the_user_in_plain_words(world: World) -
     told(world, ALICE, "Jira is busy")
     atlassian.clear_failures()
 
+    atlassian.fail_next(
+        r"/issue/ENG-1/transitions$",
+        400,
+        {"errorMessages": ["A fix version is required first."], "errors": {}},
+        method="POST",
+    )
+    progress = next(
+        o
+        for o in world.driver.message_options(ALICE, card, ids.ACTION_CARD_TRANSITION)["options"]
+        if o["text"]["text"] == "In Progress"
+    )
+    world.driver.select_option(ALICE, None, ids.ACTION_CARD_TRANSITION, None, progress, message=card)
+    told(world, ALICE, "A fix version is required first.")
+    assert atlassian.issue_state("ENG-1").status == TODO
+
     # A refused comment keeps the form open, with the reason on the input and the text still there.
     atlassian.deny_permission(ALICE_ACCOUNT, "comment")
     opened = click(world, ALICE, card, ids.ACTION_CARD_COMMENT)
