@@ -428,7 +428,8 @@ def test_a_long_message_with_mentions_links_code_and_emoji(cloud: World) -> None
     assert len(description["element"]["initial_value"]) <= 3000
     assert description["hint"]["text"] == views.LONG_MESSAGE_HINT
     submit(cloud, form)
-    (issue,) = cloud.atlassian.issues()
+    # On a busy machine the create may finish after the ack ("Creating…"): wait for it.
+    (issue,) = cloud.atlassian.wait_for(cloud.atlassian.issues, timeout=15)
     doc = issue.fields["description"]
     dumped = json.dumps(doc, ensure_ascii=False)
     assert "THE-END-MARKER" in dumped and "@bob" in dumped and "<@U0BOB0001>" not in dumped
