@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from benchmarks.common import (
     CLOUD_CLIENT_SECRET,
     SIGNING_SECRET,
     TEAM_ID,
+    cpu_seconds,
     fmt_number,
     format_table,
     percentile,
@@ -332,6 +334,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print("... unfurl", flush=True)
             await control("jira", "latency", seconds=plan.unfurl_jira_latency)
             prepared = await control("slack", "link_events", keys=keys[: plan.unfurl_count])
+            cpu_before = cpu_seconds(bot.pid)
             sent = await send_all(
                 events_url,
                 [b.encode() for b in prepared["bodies"]],
@@ -345,6 +348,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if len(arrived) >= len(sent):
                     break
                 await asyncio.sleep(0.25)
+            cpu_after = cpu_seconds(bot.pid)
             after = [
                 arrived[uid] - s.sent_at
                 for uid, s in zip(prepared["unfurl_ids"], sent, strict=True)
@@ -357,6 +361,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "unfurled": len(after),
                 "ack_p50_ms": _ms(acks, 50),
                 "ack_p99_ms": _ms(acks, 99),
+                "bot_cpu_ms_per_event": (
+                    None
+                    if cpu_before is None or cpu_after is None or not sent
+                    else round(1000 * (cpu_after - cpu_before) / len(sent), 1)
+                ),
                 "unfurl_p50_ms": _ms(after, 50),
                 "unfurl_p95_ms": _ms(after, 95),
                 "unfurl_max_ms": _ms(after, 100),
@@ -366,6 +375,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print("... action ack", flush=True)
             await control("jira", "latency", seconds=plan.click_jira_latency)
             clicks = await control("slack", "clicks", keys=keys[: plan.click_count])
+            cpu_before = cpu_seconds(bot.pid)
             answered = await send_all(
                 events_url,
                 [b.encode() for b in clicks["bodies"]],
@@ -381,6 +391,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "ack_max_ms": _ms(ok, 100),
             }
             await asyncio.sleep(plan.click_jira_latency * 3)
+            cpu_after = cpu_seconds(bot.pid)
+            if cpu_before is not None and cpu_after is not None and answered:
+                figures["action"]["bot_cpu_ms_per_click"] = round(
+                    1000 * (cpu_after - cpu_before) / len(answered), 1
+                )
+            figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
             return figures
     finally:
         procs.stop_all()
@@ -422,7 +438,17 @@ def report(figures: dict[str, Any]) -> str:
     lines = [
         "Unfurl (link_shared, Jira at 100 ms)",
         format_table(
-            ["events", "acked", "unfurled", "ack p50", "ack p99", "unfurl p50", "unfurl p95", "unfurl max"],
+            [
+                "events",
+                "acked",
+                "unfurled",
+                "ack p50",
+                "ack p99",
+                "unfurl p50",
+                "unfurl p95",
+                "unfurl max",
+                "bot CPU/event",
+            ],
             [
                 [
                     unfurl["events"],
@@ -433,13 +459,14 @@ def report(figures: dict[str, Any]) -> str:
                     fmt_number(unfurl["unfurl_p50_ms"], unit=" ms"),
                     fmt_number(unfurl["unfurl_p95_ms"], unit=" ms"),
                     fmt_number(unfurl["unfurl_max_ms"], unit=" ms"),
+                    fmt_number(unfurl.get("bot_cpu_ms_per_event"), unit=" ms"),
                 ]
             ],
         ),
         "",
         "Action ack (Assign to me, Jira at 1 s)",
         format_table(
-            ["clicks", "acked", "ack p50", "ack p99", "ack max"],
+            ["clicks", "acked", "ack p50", "ack p99", "ack max", "bot CPU/click"],
             [
                 [
                     action["clicks"],
@@ -447,9 +474,12 @@ def report(figures: dict[str, Any]) -> str:
                     fmt_number(action["ack_p50_ms"], unit=" ms"),
                     fmt_number(action["ack_p99_ms"], unit=" ms"),
                     fmt_number(action["ack_max_ms"], unit=" ms"),
+                    fmt_number(action.get("bot_cpu_ms_per_click"), unit=" ms"),
                 ]
             ],
         ),
+        "",
+        f"Load average during the run: {figures.get('load_average')} (the targets assume 2 free cores)",
         "",
         "Targets",
     ]
