@@ -222,8 +222,15 @@ class CardListeners:
             modal = views.build_transition_modal(step, CardModal(key, place))
             if view_id is not None:
                 await _update_view(client, view_id, modal)
-            else:
+                return
+            try:  # Jira asks for fields it did not list a moment ago; the trigger may have expired
                 await client.views_open(trigger_id=body["trigger_id"], view=modal)
+            except SlackApiError as exc:
+                log.info(
+                    "slack.card.form_open_failed",
+                    extra={"team_id": actor.team_id, "error": exc.response.get("error")},
+                )
+                await self._tell(client, actor, place, views.build_notice(Refused(Refusal.GONE, key), key))
             return
         if view_id is not None:
             await _update_view(client, view_id, views.build_result_modal(key, views.notice_text(step, key)))
