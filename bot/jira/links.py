@@ -32,7 +32,7 @@ def issue_key_in(url: str, site_url: str) -> str | None:
     path = unquote(link.path)
     if base and not (path == base or path.startswith(base + "/")):
         return None
-    rest = path[len(base):]
+    rest = path[len(base) :]
     browse = re.fullmatch(r"/browse/([^/]+)/?", rest)
     if browse and is_issue_key(browse.group(1)):
         return browse.group(1)

@@ -142,8 +142,10 @@ class UnfurlService:
                 except ReconnectRequired:
                     raise
                 except JiraError as exc:  # not found, forbidden, or Jira down: no unfurl
-                    log.info("jira.unfurl.unreadable", extra={"team_id": actor.team_id,
-                                                              "error_type": type(exc).__name__})
+                    log.info(
+                        "jira.unfurl.unreadable",
+                        extra={"team_id": actor.team_id, "error_type": type(exc).__name__},
+                    )
                     return None
 
             return await self.cache.get(actor.team_id, actor.user_id, key, fetch)
