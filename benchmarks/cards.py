@@ -26,6 +26,8 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -330,6 +332,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             keys = (await control("jira", "seed", count=count))["keys"]
             events_url = f"{bot_url}/slack/events"
 
+            spy = _start_profiler(args.profile, bot.pid)
+
             # Unfurls
             print("... unfurl", flush=True)
             await control("jira", "latency", seconds=plan.unfurl_jira_latency)
@@ -397,10 +401,48 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     1000 * (cpu_after - cpu_before) / len(answered), 1
                 )
             figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
+            _stop_profiler(spy)
             return figures
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _start_profiler(directory: Path | None, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy on the bot for both phases (--profile): collapsed stacks of the samples holding the GIL."""
+    if directory is None:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--gil",
+            "--nonblocking",
+            "--output",
+            str(directory / "bot-cards.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is None:
+        return
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
 
 
 def targets(figures: dict[str, Any]) -> list[tuple[str, str, Any, bool]]:
@@ -508,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         "--postgres", action="store_true", help="a fresh PostgreSQL database instead of SQLite"
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the figures go")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy the bot into DIR/bot-cards.txt")
     args = parser.parse_args(argv)
     try:
         figures = asyncio.run(run(args))

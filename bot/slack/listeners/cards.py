@@ -414,7 +414,9 @@ class CardListeners:
                 )
             elif place.ephemeral and place.response_url:
                 message = views.build_updated_card(card, None, private=True)
-                await AsyncWebhookClient(place.response_url).send_dict({**message, "replace_original": True})
+                await AsyncWebhookClient(place.response_url, session=client.session).send_dict(
+                    {**message, "replace_original": True}
+                )
         except SlackApiError as exc:
             log.info(
                 "slack.card.update_failed",
@@ -426,7 +428,7 @@ class CardListeners:
     ) -> None:
         """A private message to the clicker: through the card's response URL, else ephemeral, else DM."""
         if place.response_url:
-            response = await AsyncWebhookClient(place.response_url).send_dict(notice)
+            response = await AsyncWebhookClient(place.response_url, session=client.session).send_dict(notice)
             if response.status_code == 200:
                 return
             log.info(
