@@ -18,17 +18,20 @@ from bot.jobs.scheduler import JobScheduler
 from bot.jobs.tasks import JobServices, build_jobs
 from bot.services.add_to_issue import AddToIssueService
 from bot.services.admins import AdminPolicy
+from bot.services.issue_cards import IssueCardService
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
 from bot.services.oauth_apps import OAuthApps
 from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
 from bot.services.tokens import TokenService
+from bot.services.unfurls import UnfurlService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.abandoned_creates import AbandonedCreates
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
 from bot.slack.listeners import add_to_issue as add_listeners
+from bot.slack.listeners import cards as card_listeners
 from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
@@ -106,6 +109,7 @@ def build_components(
     _wire_linking(components)
     _wire_issues(components)
     _wire_add_to_issue(components)
+    _wire_cards(components)
     _wire_jobs(components)
     return components
 
@@ -186,13 +190,31 @@ def _wire_issues(c: Components) -> None:
         c.clock,
         stale_after=timedelta(seconds=c.settings.jirabot_create_stale_after),
     )
-    c.services.update(issues=issues)
+    cards = IssueCardService(c.storage, c.services["tokens"], issues, c.clock)
+    c.services.update(issues=issues, cards=cards)
     issue_listeners.register(
         c.bolt,
         c.router,
         issue_listeners.IssueListeners(
             issues=issues,
             projects=c.services["projects"],
+            notifier=c.services["notifier"],
+            cards=cards,
+        ),
+    )
+
+
+def _wire_cards(c: Components) -> None:
+    """Issue cards' actions, `/jira show`, and link unfurls."""
+    unfurls = UnfurlService(c.storage, c.services["tokens"], c.services["issues"], c.clock)
+    c.services.update(unfurls=unfurls)
+    card_listeners.register(
+        c.bolt,
+        c.router,
+        card_listeners.CardListeners(
+            cards=c.services["cards"],
+            unfurls=unfurls,
+            admins=c.services["admins"],
             notifier=c.services["notifier"],
         ),
     )

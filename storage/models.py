@@ -14,6 +14,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -206,6 +207,19 @@ class AuditEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class UnfurlSetting(Base):
+    """A workspace's unfurl policy: whether issues with a security level unfurl in full."""
+
+    __tablename__ = "unfurl_settings"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenant_installs.id", ondelete="CASCADE"), primary_key=True
+    )
+    full_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class JobLease(Base):

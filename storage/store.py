@@ -17,6 +17,7 @@ from storage.repositories import (
     StateRepository,
     TenantRepository,
 )
+from storage.repositories.unfurl_settings import UnfurlSettingsRepository
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Storage:
     issue_links: IssueLinkRepository
     idempotency: IdempotencyRepository
     leases: LeaseRepository
+    unfurl_settings: UnfurlSettingsRepository
 
     @classmethod
     def create(cls, engine: AsyncEngine, encryptor: Encryptor) -> Storage:
@@ -45,4 +47,5 @@ class Storage:
             issue_links=IssueLinkRepository(db),
             idempotency=IdempotencyRepository(db),
             leases=LeaseRepository(db),
+            unfurl_settings=UnfurlSettingsRepository(db),
         )

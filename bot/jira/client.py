@@ -68,6 +68,7 @@ class JiraUser:
     account_id: str
     display_name: str | None
     email: str | None
+    name: str | None = None  # Data Center username (what its REST API names people by)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class JiraClient:
             account_id=str(account_id),
             display_name=data.get("displayName"),
             email=data.get("emailAddress"),
+            name=data.get("name"),
         )
 
     async def creatable_projects(self, query: str = "", limit: int = 50) -> list[Project]:

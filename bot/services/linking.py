@@ -57,6 +57,7 @@ class UserStatus:
 class AdminStatus:
     tenant: TenantRecord
     counts: TenantCounts
+    full_restricted_unfurls: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,11 @@ class LinkingService:
         tenant = await self._storage.tenants.get(team_id)
         if tenant is None:
             return None
-        return AdminStatus(tenant, await self._storage.tenants.counts(tenant.id))
+        return AdminStatus(
+            tenant,
+            await self._storage.tenants.counts(tenant.id),
+            await self._storage.unfurl_settings.full_restricted(tenant.id),
+        )
 
     # Starting a flow ----------------------------------------------------------------------
     async def _new_state(

@@ -29,6 +29,8 @@ BOT_SCOPES = [
     "users:read.email",
     "channels:read",
     "groups:read",
+    "links:read",
+    "links:write",
 ]
 SLACK_DEFAULT_API = "https://slack.com/api/"
 

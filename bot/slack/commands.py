@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SUBCOMMANDS = {"help", "connect", "disconnect", "status", "create"}
-ADMIN_SUBCOMMANDS = {"install", "status", "uninstall"}
+from bot.jira.links import is_issue_key
+
+SUBCOMMANDS = {"help", "connect", "disconnect", "status", "create", "show"}
+ADMIN_SUBCOMMANDS = {"install", "status", "uninstall", "unfurls"}
 
 
 @dataclass(frozen=True)
@@ -31,4 +33,6 @@ def parse_command(text: str | None) -> JiraCommand:
         sub = sub.lower()
         if sub in ADMIN_SUBCOMMANDS:
             return JiraCommand(f"admin {sub}", args.strip(), raw)
+    if not rest and is_issue_key(raw.upper()):  # `/jira ENG-42` is `/jira show ENG-42`
+        return JiraCommand("show", raw, raw)
     return JiraCommand("unknown", raw, raw)

@@ -39,3 +39,11 @@ ACTION_CARD_COMMENT = "jira_card_comment"
 ACTION_CARD_WATCH = "jira_card_watch"
 ACTION_CARD_SHARE = "jira_card_share"
 BLOCK_CARD_ACTIONS = "jira_card_actions"
+VIEW_CARD_COMMENT = "jira_card_comment_modal"
+VIEW_CARD_TRANSITION = "jira_card_transition_modal"
+BLOCK_CARD_COMMENT = "jira_card_comment_text"
+ACTION_CARD_COMMENT_TEXT = "jira_card_comment_input"
+ACTION_CARD_OPEN = "jira_card_open"  # URL buttons in card notices and modals
+
+# App Home admin section: full unfurls of issues with a security level
+ACTION_UNFURL_RESTRICTED = "jira_admin_unfurl_restricted"

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actors import Actor
 from bot.form_state import ModalState
+from bot.jira.issues import IssueSnapshot
 from bot.services.admins import AdminPolicy
 from bot.services.issues import IssueCreated
 from bot.services.linking import LinkingService
@@ -70,10 +71,13 @@ class Notifier:
                                      reply=reply, fallback=fallback)
 
     async def announce_created(self, client: AsyncWebClient, actor: Actor, state: ModalState,
-                               issue: IssueCreated) -> Delivery:
-        """The thread reply for a created issue (its one builder), or the notice to its creator."""
-        return await self.announce(client, actor, state, reply=create_issue_views.build_thread_reply(
-            issue, actor.user_id), fallback=create_issue_views.build_created_notice(issue, state))
+                               issue: IssueCreated, card: IssueSnapshot | None = None, *,
+                               full: bool = True) -> Delivery:
+        """The thread reply for a created issue (its card, as the creator read it, when there is one),
+        or the notice to its creator."""
+        reply = create_issue_views.build_thread_reply(issue, actor.user_id, card, full=full)
+        return await self.announce(client, actor, state, reply=reply,
+                                   fallback=create_issue_views.build_created_notice(issue, state))
 
     # App Home and links -----------------------------------------------------------------------------
     async def publish_home(self, client: AsyncWebClient, team_id: str, slack_user_id: str) -> None:

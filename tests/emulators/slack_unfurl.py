@@ -82,6 +82,7 @@ class SlackUnfurlMixin:
     unfurl_domains: tuple[str, ...] = ("atlassian.net",)
 
     def _init_unfurl_state(self) -> None:
+        self.unfurl_domains = ("atlassian.net",)  # the manifest's Cloud domain; tests add a DC host
         self._shared: dict[str, SharedLinks] = {}
         self._unfurl_calls: list[dict[str, Any]] = []
         self._auth_prompts: list[dict[str, Any]] = []

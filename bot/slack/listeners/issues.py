@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.services.issue_cards import CardView, IssueCardService
 from bot.services.issue_drafts import SourceMessage
 from bot.services.issues import IssueService, IssueSubmission
 from bot.services.projects import ProjectDirectory
@@ -46,6 +47,7 @@ class IssueListeners:
     issues: IssueService
     projects: ProjectDirectory
     notifier: Notifier
+    cards: IssueCardService | None = None
     ack_budget: float = ACK_BUDGET
 
     # Opening the modal -------------------------------------------------------------------------
@@ -160,7 +162,11 @@ class IssueListeners:
                                               labels=views.field_labels(view))
                 await self.notifier.tell(client, actor, views.build_failed_message(notice))
         if outcome.created and outcome.issue is not None:
-            await self.notifier.announce_created(client, actor, form.state, outcome.issue)
+            # The reply is the issue card, as the creator reads the new issue.
+            read = await self.cards.show(actor, outcome.issue.key) if self.cards is not None else None
+            card = read.issue if isinstance(read, CardView) else None
+            full = read.channel_full if isinstance(read, CardView) else True
+            await self.notifier.announce_created(client, actor, form.state, outcome.issue, card, full=full)
 
     # Slack calls ------------------------------------------------------------------------------
     async def _open(self, client: AsyncWebClient, trigger_id: str | None, actor: Actor) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.jira.client import IssueType, JiraUser, Project
+from bot.jira.issues import IssueSnapshot
 from bot.services.create_meta import CreateLink, FieldKind, InputSpec, jira_create_url
 from bot.services.issue_drafts import FormTexts, description_digest
 from bot.services.issues import (
@@ -46,6 +47,7 @@ from bot.slack.views.blocks import (
     plain,
     section,
 )
+from bot.slack.views.issue_card import build_issue_card, build_restricted_card
 from storage.repositories.issue_links import IssueLinkRecord
 
 View = dict[str, Any]
@@ -359,9 +361,21 @@ def result_view(outcome: CreateOutcome, view: Mapping[str, Any]) -> View:
 # ---------------------------------------------------------------------------------------------------
 
 
-def build_thread_reply(issue: IssueCreated, user_id: str) -> Message:
-    """The reply in the message's thread: the issue as a link, its summary, type and creator."""
-    text = f"<@{user_id}> created {escape_mrkdwn(issue.key)}: {escape_mrkdwn(issue.summary)}"
+def build_thread_reply(issue: IssueCreated, user_id: str, card: IssueSnapshot | None = None, *,
+                       full: bool = True) -> Message:
+    """The reply in the message's thread: the issue card as the creator read it after the create (its
+    key only when it has a security level and the workspace keeps those to their key: ``full`` off), or,
+    when that read failed, the issue as a link with its summary, type and creator."""
+    site_url = issue.url.rsplit("/browse/", 1)[0]
+    if card is not None and not full:
+        blocks = build_restricted_card(card.key, site_url=site_url)
+        blocks.append(context(f"Created by <@{user_id}>"))
+        return {"text": f"<@{user_id}> created {issue.key}", "blocks": blocks}
+    text = f"<@{user_id}> created {issue.key}: {escape_mrkdwn(issue.summary)}"
+    if card is not None:
+        blocks = build_issue_card(card, site_url=site_url)
+        blocks.insert(-1, context(f"Created by <@{user_id}>"))
+        return {"text": text, "blocks": blocks}
     return {"text": text, "blocks": [
         section(f"*{mrkdwn_link(issue.url, issue.key)}* {escape_mrkdwn(issue.summary)}",
                 accessory=button("Open in Jira", ids.ACTION_OPEN_IN_JIRA, url=issue.url)),
@@ -469,6 +483,11 @@ def _description_input(description: str, *, required: bool, truncated: bool) -> 
         element["initial_value"] = description[:INPUT_MAX]
     return _input(BLOCK_DESCRIPTION, "Description", element, optional=not required,
                   hint=LONG_MESSAGE_HINT if truncated else None)
+
+
+def field_input(spec: InputSpec, state: ModalState) -> Block:
+    """The input of one Jira field, as every form renders it (create form, transition screens)."""
+    return _field_input(spec, state)
 
 
 def _field_input(spec: InputSpec, state: ModalState) -> Block:

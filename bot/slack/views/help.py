@@ -11,12 +11,14 @@ HELP_LINES = [
     ("`/jira disconnect`", "unlink your Jira account"),
     ("`/jira status`", "see whether your Jira account is linked"),
     ("`/jira create [summary]`", "create a Jira issue"),
+    ("`/jira show KEY`", "see an issue (also `/jira KEY`), act on it, share it in the channel"),
     ("`/jira help`", "show this help"),
 ]
 ADMIN_LINES = [
     ("`/jira admin install [site-url]`", "connect this workspace to a Jira site"),
     ("`/jira admin status`", "see the Jira site, linked users, and set the default project"),
     ("`/jira admin uninstall`", "disconnect this workspace from Jira"),
+    ("`/jira admin unfurls restricted on|off`", "show issues with a security level in full in link previews"),
 ]
 SHORTCUT_HINT = ("To turn a message into an issue, use *Create Jira issue* from the message's ⋯ menu; to add "
                  "it to an issue that exists, *Add to Jira issue*.")

@@ -368,8 +368,19 @@ def build_home_view(status: UserStatus, admin: AdminStatus | None) -> dict[str, 
             header("Workspace admin"),
             section(admin_status_text(admin)),
             section("*Default project* for new issues", accessory=default_project_select(admin)),
+            unfurl_switch(admin.full_restricted_unfurls),
         ]
     return {"type": "home", "blocks": blocks}
+
+
+def unfurl_switch(full: bool) -> dict[str, Any]:
+    """The admin's switch for link previews of issues with a security level."""
+    state = "shown in full" if full else "shown as their key and \"Restricted issue\" only"
+    label, value = ("Show key only", "off") if full else ("Show in full", "on")
+    return section(
+        f"*Link previews of restricted issues* (with a security level) are {state}.",
+        accessory=button(label, ids.ACTION_UNFURL_RESTRICTED, value=value),
+    )
 
 
 def build_reconnect_dm(site: str) -> Message:

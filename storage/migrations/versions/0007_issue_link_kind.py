@@ -1,7 +1,7 @@
 """Issue links say how the message met its issue: created from it, or added to an existing one.
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0006
 Create Date: 2026-11-29 16:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0002"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
