@@ -27,14 +27,18 @@ from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, ENCRYPTION_KEY, 
 T = TypeVar("T")
 
 
-def slack_signature(body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def slack_signature(
+    body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
 class InProcessBot:
-    def __init__(self, *, database_url: str, slack_api_url: str, atlassian_url: str, **overrides: Any) -> None:
+    def __init__(
+        self, *, database_url: str, slack_api_url: str, atlassian_url: str, **overrides: Any
+    ) -> None:
         values: dict[str, Any] = {
             "slack_signing_secret": SIGNING_SECRET,
             "slack_bot_token": "xoxb-test-bot-token",
@@ -55,7 +59,9 @@ class InProcessBot:
         self.app = create_asgi_app(self.components)
         self.loop = asyncio.new_event_loop()
         self._stack = AsyncExitStack()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://bot.test")
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://bot.test"
+        )
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -69,25 +75,34 @@ class InProcessBot:
         self.run(self._stack.aclose())
         self.loop.close()
 
-    def request(self, method: str, path: str, *, content: bytes = b"", headers: dict[str, str] | None = None,
-                params: Any = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes = b"",
+        headers: dict[str, str] | None = None,
+        params: Any = None,
+    ) -> httpx.Response:
         async def go() -> httpx.Response:
-            response = await self.client.request(method, path, content=content, headers=headers, params=params)
+            response = await self.client.request(
+                method, path, content=content, headers=headers, params=params
+            )
             await self.settle()
             return response
 
         return self.run(go())
 
-    async def settle(self, timeout: float = 20.0) -> None:
+    async def settle(self, limit: float = 20.0) -> None:
         """Waits until no task but this one runs: listeners that go on after their ack are done."""
         me = asyncio.current_task()
-        deadline = self.loop.time() + timeout
+        deadline = self.loop.time() + limit
         while True:
             others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
             if not others:
                 return
             if self.loop.time() > deadline:
-                raise AssertionError(f"{len(others)} tasks still running after {timeout}s: {others[:3]}")
+                raise AssertionError(f"{len(others)} tasks still running after {limit}s: {others[:3]}")
             await asyncio.wait(others, timeout=0.05)
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:

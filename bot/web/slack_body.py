@@ -22,6 +22,9 @@ MAX_CLOCK_SKEW = 60 * 5
 #: Slack's payloads are a dozen levels deep at most; far deeper ones are not Slack's.
 MAX_DEPTH = 48
 
+#: What Slack sends with every slash command.
+COMMAND_FIELDS = ("team_id", "user_id", "channel_id", "response_url", "trigger_id")
+
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 
@@ -76,8 +79,11 @@ def check_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         return parsed
     if "ssl_check" in fields:
         return fields
-    if not isinstance(fields.get("command"), str) or not fields["command"].startswith("/"):
+    if not fields.get("command", "").startswith("/"):
         raise MalformedBody("form is neither a command nor an interaction")
+    for key in COMMAND_FIELDS:
+        if not fields.get(key):
+            raise MalformedBody(f"command without {key}")
     return fields
 
 
@@ -94,16 +100,57 @@ def _json_object(text: str) -> dict[str, Any]:
 # Keys whose values Bolt and the listeners read with a fixed type wherever they appear.
 _OBJECT_OR_ID = frozenset({"team", "user", "channel", "enterprise"})
 _OBJECTS = frozenset(
-    {"view", "container", "message", "previous_message", "item", "state", "function_data",
-     "assistant_thread", "tokens", "workflow_step", "selected_option", "response_urls"}
+    {
+        "view",
+        "container",
+        "message",
+        "previous_message",
+        "item",
+        "state",
+        "function_data",
+        "assistant_thread",
+        "tokens",
+        "workflow_step",
+        "selected_option",
+        "response_urls",
+    }
 )
 _LISTS_OF_OBJECTS = frozenset({"actions", "authorizations", "selected_options", "blocks"})
 _STRINGS = frozenset(
-    {"id", "type", "ts", "thread_ts", "trigger_id", "response_url", "callback_id", "action_id", "block_id",
-     "api_app_id", "token", "user_team", "private_metadata", "hash", "value", "team_id", "user_id",
-     "channel_id", "enterprise_id", "app_installed_team_id", "root_view_id", "previous_view_id",
-     "external_id", "event_id", "subtype", "tab", "channel_type", "selected_date", "selected_user",
-     "selected_channel", "selected_conversation", "challenge"}
+    {
+        "id",
+        "type",
+        "ts",
+        "thread_ts",
+        "trigger_id",
+        "response_url",
+        "callback_id",
+        "action_id",
+        "block_id",
+        "api_app_id",
+        "token",
+        "user_team",
+        "private_metadata",
+        "hash",
+        "value",
+        "team_id",
+        "user_id",
+        "channel_id",
+        "enterprise_id",
+        "app_installed_team_id",
+        "root_view_id",
+        "previous_view_id",
+        "external_id",
+        "event_id",
+        "subtype",
+        "tab",
+        "channel_type",
+        "selected_date",
+        "selected_user",
+        "selected_channel",
+        "selected_conversation",
+        "challenge",
+    }
 )
 _LISTS_OF_STRINGS = frozenset({"selected_users", "selected_channels", "selected_conversations"})
 
@@ -178,9 +225,13 @@ def _check_interaction(payload: Mapping[str, Any]) -> None:
         _require(view, "callback_id", str)
     if kind in ("shortcut", "message_action"):
         _require(payload, "callback_id", str)
+    if kind == "message_action":
+        _require(payload, "response_url", str)
     if kind == "block_suggestion":
         _require(payload, "action_id", str)
     container = payload.get("container")
     if kind == "block_actions" and isinstance(container, dict) and container.get("type") == "view":
         view = _require(payload, "view", dict)
         _require(view, "id", str)
+    if kind == "block_actions" and isinstance(container, dict) and container.get("type") == "message":
+        _require(payload, "response_url", str)

@@ -32,7 +32,11 @@ PAYLOAD_ERRORS = (KeyError, IndexError, TypeError, AttributeError, MetadataError
 
 
 def is_payload_error(error: Exception) -> bool:
-    return isinstance(error, PAYLOAD_ERRORS)
+    if isinstance(error, PAYLOAD_ERRORS):
+        return True
+    # Bolt's `respond` for a request that came without a response_url (a button clicked elsewhere
+    # than where the bot put it).
+    return isinstance(error, ValueError) and "no response_url" in str(error)
 
 
 def message_for(error: Exception) -> str:
