@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,8 @@ from storage.crypto import Encryptor
 from storage.database import Database
 from storage.models import AuditEntry, JiraAccount, LinkStatus, TenantInstall
 from storage.repositories.audit import audit_entry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -338,7 +341,9 @@ class AccountRepository:
                     )
                 )
             await session.execute(delete(JiraAccount).where(JiraAccount.jira_account_id == jira_account_id))
-            return len(rows)
+        if not await self._db.flush_erasure():
+            log.warning("storage.erasure.checkpoint_busy", extra={"links": len(rows)})
+        return len(rows)
 
     async def list_personal_data(self) -> list[PersonalDataEntry]:
         """Atlassian account ids stored for Jira Cloud links, one entry per account id.
