@@ -120,7 +120,7 @@ class RequestLimits:
         try:
             check_body(body, headers.get("content-type"))
         except MalformedBody as malformed:
-            log.info("slack.request.malformed", extra={"reason": malformed.reason, "length": len(body)})
+            log.warning("slack.request.malformed", extra={"reason": malformed.reason, "length": len(body)})
             await _plain(send, 400, "Malformed request")
             return
         await self.app(scope, _replay(body, receive), send)

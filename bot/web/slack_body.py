@@ -112,10 +112,9 @@ _OBJECTS = frozenset(
         "tokens",
         "workflow_step",
         "selected_option",
-        "response_urls",
     }
 )
-_LISTS_OF_OBJECTS = frozenset({"actions", "authorizations", "selected_options", "blocks"})
+_LISTS_OF_OBJECTS = frozenset({"actions", "authorizations", "selected_options", "blocks", "response_urls"})
 _STRINGS = frozenset(
     {
         "id",
