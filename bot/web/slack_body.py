@@ -15,7 +15,7 @@ import hmac
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 #: Slack's replay window: a timestamp further than this from now is refused.
 MAX_CLOCK_SKEW = 60 * 5
@@ -84,6 +84,7 @@ def check_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     for key in COMMAND_FIELDS:
         if not fields.get(key):
             raise MalformedBody(f"command without {key}")
+    _check_url(fields["response_url"])
     return fields
 
 
@@ -188,6 +189,21 @@ def _check_shape(payload: Mapping[str, Any]) -> None:
             raise MalformedBody(f"{key} is not a list of strings")
         if key in _STRINGS and not isinstance(value, str):
             raise MalformedBody(f"{key} is not a string")
+        if key == "response_url":
+            _check_url(value)
+
+
+def _check_url(value: Any) -> None:
+    """A response_url is where the bot will post: an absolute http(s) URL (Slack's are https)."""
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+        if valid and parts is not None:
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise MalformedBody("response_url is not a URL")
 
 
 def _require(payload: Mapping[str, Any], key: str, kind: type) -> Any:
@@ -222,6 +238,7 @@ def _check_interaction(payload: Mapping[str, Any]) -> None:
         view = _require(payload, "view", dict)
         _require(view, "id", str)
         _require(view, "callback_id", str)
+        _require(view, "type", str)  # Bolt reads it to tell workflow steps from modals
     if kind in ("shortcut", "message_action"):
         _require(payload, "callback_id", str)
     if kind == "message_action":

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -61,6 +62,8 @@ async def report_failure(error: Exception, body: dict[str, Any], respond: Any) -
         log.warning("slack.listener.bad_payload", extra={**extra, "where": error_origin(error)})
     elif isinstance(error, (JiraError, NotInstalled)):
         log.warning("slack.listener.jira_error", extra=extra)
+    elif isinstance(error, aiohttp.ClientError):  # Slack (a response_url) unreachable or refusing
+        log.warning("slack.listener.slack_unreachable", extra={**extra, "where": error_origin(error)})
     elif isinstance(error, SlackApiError):
         log.warning(
             "slack.listener.slack_api_error", extra={**extra, "slack_error": error.response.get("error")}
