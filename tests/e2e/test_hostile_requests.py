@@ -478,3 +478,46 @@ def test_oauth_callback_query_strings(
     assert response.status_code >= 400  # no state we issued: nothing is linked
     assert app.snapshot() == before
     _no_traceback(caplog)
+
+
+@pytest.fixture
+def multi_app(
+    database_url: str, slack: SlackEmulator, atlassian: AtlassianEmulator
+) -> Iterator[InProcessBot]:
+    """Multi-workspace mode: Slack's own install and OAuth redirect routes are served too."""
+    assert atlassian.base_url is not None
+    bot = InProcessBot(
+        database_url=database_url,
+        slack_api_url=slack.api_url,
+        atlassian_url=atlassian.base_url,
+        slack_bot_token=None,
+        slack_client_id="111.222",
+        slack_client_secret="slack-client-secret",
+    ).start()
+    yield bot
+    bot.stop()
+
+
+SLACK_OAUTH_KEYS = st.sampled_from(["state", "code", "error", "x"])
+
+
+@FAST
+@given(
+    path=st.sampled_from(["/slack/oauth_redirect", "/slack/install"]),
+    query=st.dictionaries(SLACK_OAUTH_KEYS, st.text(max_size=40), max_size=4)
+    | st.text(max_size=80).map(lambda text: quote(text, safe="=&%+;")),
+)
+def test_slack_install_routes_with_any_query_string(
+    multi_app: InProcessBot, caplog: pytest.LogCaptureFixture, path: str, query: Any
+) -> None:
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    before = multi_app.snapshot()
+    if isinstance(query, str):
+        response = multi_app.request("GET", f"{path}?{query}")
+    else:
+        response = multi_app.request("GET", path, params=query)
+    assert response.status_code < 500
+    if path == "/slack/oauth_redirect":
+        assert multi_app.snapshot() == before  # no state we issued: nothing is installed
+    _no_traceback(caplog)
