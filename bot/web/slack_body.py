@@ -98,7 +98,9 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-# Keys whose values Bolt and the listeners read with a fixed type wherever they appear.
+# Keys whose values Bolt and the listeners read with a fixed type wherever they appear. (`id`, `ts`,
+# `type` and `value` are not among them: legacy message attachments carry numbers there; they are
+# checked only where they are read, by `_check_read_fields`.)
 _OBJECT_OR_ID = frozenset({"team", "user", "channel", "enterprise"})
 _OBJECTS = frozenset(
     {
@@ -118,9 +120,6 @@ _OBJECTS = frozenset(
 _LISTS_OF_OBJECTS = frozenset({"actions", "authorizations", "selected_options", "blocks", "response_urls"})
 _STRINGS = frozenset(
     {
-        "id",
-        "type",
-        "ts",
         "thread_ts",
         "trigger_id",
         "response_url",
@@ -132,7 +131,6 @@ _STRINGS = frozenset(
         "user_team",
         "private_metadata",
         "hash",
-        "value",
         "team_id",
         "user_id",
         "channel_id",
@@ -191,6 +189,32 @@ def _check_shape(payload: Mapping[str, Any]) -> None:
             raise MalformedBody(f"{key} is not a string")
         if key == "response_url":
             _check_url(value)
+    _check_read_fields(payload)
+    if isinstance(payload.get("event"), dict):
+        _check_read_fields(payload["event"])
+
+
+def _check_read_fields(payload: Mapping[str, Any]) -> None:
+    """The ids, types and values that Bolt and the listeners read from a payload (or its event)."""
+    for key in ("type", "ts", "value"):
+        _string_or_absent(payload, key)
+    for key in ("team", "user", "channel", "enterprise", "view", "container"):
+        if isinstance(payload.get(key), dict):
+            _string_or_absent(payload[key], "id")
+            _string_or_absent(payload[key], "type")
+    if isinstance(payload.get("message"), dict):
+        for key in ("ts", "thread_ts", "text", "type"):
+            _string_or_absent(payload["message"], key)
+    for action in payload.get("actions") or []:
+        for key in ("type", "value", "action_id", "block_id", "action_ts"):
+            _string_or_absent(action, key)
+        if isinstance(action.get("selected_option"), dict):
+            _string_or_absent(action["selected_option"], "value")
+
+
+def _string_or_absent(payload: Mapping[str, Any], key: str) -> None:
+    if payload.get(key) is not None and not isinstance(payload[key], str):
+        raise MalformedBody(f"{key} is not a string")
 
 
 def _check_url(value: Any) -> None:

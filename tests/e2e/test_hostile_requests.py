@@ -285,6 +285,8 @@ def slack_requests(draw: st.DrawFn, slack: SlackEmulator) -> tuple[str, dict[str
             "user": ALICE,
             "ts": "1700000000.000100",
             "text": draw(st.text(max_size=60)),
+            # a legacy attachment: numbers where Block Kit has strings
+            "attachments": [{"id": 1, "ts": 1700000000, "fallback": "old", "color": "36a64f"}],
         }
         payload = _common(slack, draw(st.sampled_from(["message_action", "shortcut"])), user)
         payload.update(

@@ -121,10 +121,39 @@ EVENT = {
 }
 
 
+SHORTCUT = {
+    "type": "message_action",
+    "callback_id": "create_jira_issue",
+    "trigger_id": "1.2.3",
+    "team": {"id": "T0TEAM001"},
+    "user": {"id": "U0ALICE01"},
+    "channel": {"id": "C1"},
+    "response_url": "https://hooks.slack.com/app/x",
+    "message_ts": "1.2",
+    "message": {
+        "type": "message",
+        "user": "U0BOB0001",
+        "ts": "1.2",
+        "text": "Printer on fire",
+        # legacy attachments carry numbers where Block Kit has strings
+        "attachments": [
+            {
+                "id": 1,
+                "ts": 1700000000,
+                "fallback": "x",
+                "fields": [{"value": "y"}],
+                "actions": [{"id": "1", "type": "button", "value": "v"}],
+            }
+        ],
+    },
+}
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
         (urlencode(COMMAND).encode(), FORM),
+        (urlencode({"payload": json.dumps(SHORTCUT)}).encode(), FORM),
         (urlencode(COMMAND).encode(), FORM + "; charset=utf-8"),
         (urlencode({"payload": json.dumps(SUBMISSION)}).encode(), FORM),
         (urlencode({"payload": json.dumps(ACTION)}).encode(), FORM),
@@ -168,6 +197,11 @@ def _without(payload: dict, key: str) -> dict:
         (urlencode({"payload": json.dumps({**ACTION, "actions": [{"type": "button"}]})}).encode(), FORM),
         (urlencode({"payload": json.dumps(_without(ACTION, "response_url"))}).encode(), FORM),
         (urlencode({"payload": json.dumps({**ACTION, "team": 7})}).encode(), FORM),
+        (urlencode({"payload": json.dumps({**ACTION, "user": {"id": 7}})}).encode(), FORM),
+        (
+            urlencode({"payload": json.dumps({**SHORTCUT, "message": {"ts": 1.2, "text": "x"}})}).encode(),
+            FORM,
+        ),
         (urlencode({"payload": json.dumps(_without(SUBMISSION, "view"))}).encode(), FORM),
         (
             urlencode(
