@@ -36,7 +36,7 @@ ADMIN_ACCOUNT, ALICE_ACCOUNT = "5b10ac8d82e05b22cc7d4ada", "5b10ac8d82e05b22cc7d
 
 # Bounded so the suite stays fast on two cores; JIRABOT_FUZZ_EXAMPLES=1000 for a longer hunt.
 FAST = settings(
-    max_examples=int(os.environ.get("JIRABOT_FUZZ_EXAMPLES", "40")),
+    max_examples=int(os.environ.get("JIRABOT_FUZZ_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
