@@ -31,6 +31,19 @@ class Database:
         async with self.engine.begin() as connection:
             yield connection
 
+    async def flush_erasure(self) -> bool:
+        """After erasing personal data: on SQLite, copies the write-ahead log into the database file and
+        truncates it, so the erased values (kept in the log's older page images) leave the disk now,
+        not at some later checkpoint. (Free pages are zeroed by `secure_delete`.) True when done; False
+        when a reader held the log (it is then truncated at the next checkpoint). PostgreSQL: nothing to
+        do here, its dead row versions go at the next (auto)vacuum."""
+        if self.is_postgres:
+            return True
+        async with self.engine.connect() as connection:
+            result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = result.first()
+        return row is None or row[0] == 0
+
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

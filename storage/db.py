@@ -59,6 +59,8 @@ def create_engine(async_url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, not left in free pages: an erasure erases.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

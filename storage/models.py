@@ -133,6 +133,9 @@ class JiraAccount(Base):
     reconnect_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     personal_data_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_project_key: Mapped[str | None] = mapped_column(String(64))
+    # Who is refreshing the tokens now, until when (no transaction is held across the token call).
+    refresh_lease_holder: Mapped[str | None] = mapped_column(String(64))
+    refresh_lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tenant: Mapped[TenantInstall] = relationship(back_populates="accounts")
 

@@ -64,7 +64,10 @@ def parse_site_url(text: str) -> SiteInput:
     candidate = words[0]
     if "://" not in candidate:
         candidate = "https://" + candidate
-    parts = urlsplit(candidate)
+    try:
+        parts = urlsplit(candidate)  # raises on a broken IPv6 literal such as `[`
+    except ValueError:
+        raise SiteUrlError(f"`{words[0][:80]}` is not a valid URL. For example: {CLOUD_EXAMPLE}") from None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if scheme not in ("http", "https"):

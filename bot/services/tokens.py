@@ -1,7 +1,9 @@
 """Fresh access tokens for linked accounts, and Jira clients that use them.
 
 Before any Jira call, a token that expires within a minute is refreshed; refreshes of one account are
-serialised (rotating refresh tokens are single-use) and the new pair saved in the same transaction.
+serialised across tasks and processes (rotating refresh tokens are single-use) by a lease in the
+database, and no transaction is held during the call to Atlassian: the new pair is saved afterwards,
+only over the refresh token that was spent (storage.repositories.accounts.refresh_serialised).
 A refresh that fails for good, or a 401 after a refresh, marks the link as needing a reconnect.
 """
 
@@ -19,7 +21,7 @@ from bot.jira.client import JiraClient, TokenAuth
 from bot.jira.errors import JiraUnauthorized, OAuthInvalidGrant, ReconnectRequired
 from bot.services.oauth_apps import OAuthApps
 from bot.settings import Settings
-from storage.repositories.accounts import AccountRecord, TokenSet
+from storage.repositories.accounts import REFRESH_LEASE, AccountRecord, TokenSet
 from storage.repositories.tenants import TenantRecord
 from storage.store import Storage
 
@@ -40,6 +42,8 @@ class TokenService:
         self._http = http
         self._clock = clock
         self._on_broken: list[BrokenLinkHandler] = []
+        # Longer than a token call can take (its timeout), so that no other process takes over a live one.
+        self._lease = max(REFRESH_LEASE, timedelta(seconds=3 * settings.jirabot_http_timeout))
 
     def on_broken_link(self, handler: BrokenLinkHandler) -> None:
         """Called once a link becomes "needs reconnect" (to tell the user)."""
@@ -69,7 +73,7 @@ class TokenService:
             if not current.refresh_token:
                 return None
             try:
-                return await self._apps.for_tenant(tenant).refresh(current.refresh_token, now)
+                return await self._apps.for_tenant(tenant).refresh(current.refresh_token, self._clock.now())
             except OAuthInvalidGrant:
                 log.warning(
                     "jira.oauth.refresh_invalid_grant",
@@ -78,7 +82,7 @@ class TokenService:
                 return None
 
         updated = await self._storage.accounts.refresh_serialised(
-            account.id, still_fresh=still_fresh, refresher=refresher, now=now
+            account.id, still_fresh=still_fresh, refresher=refresher, clock=self._clock.now, lease=self._lease
         )
         if updated is None:
             raise ReconnectRequired("the Jira link was removed")

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.container import Components
+from bot.web.limits import RequestLimits
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,12 @@ def create_asgi_app(components: Components, *, migrate: bool = True, socket_mode
             await components.aclose()
             log.info("app.stopped")
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # Outermost: bodies capped and Slack's signature checked before any route reads them.
+    app.add_middleware(
+        RequestLimits, signing_secret=components.settings.slack_signing_secret.get_secret_value()
+    )
+    return app
 
 
 async def _start_socket_mode(components: Components) -> Any:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +18,8 @@ from storage.crypto import Encryptor
 from storage.database import Database
 from storage.models import AuditEntry, JiraAccount, LinkStatus, TenantInstall
 from storage.repositories.audit import audit_entry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,12 +80,18 @@ class AccountRecord:
 
 Refresher = Callable[[AccountRecord], Awaitable[TokenSet | None]]
 
+#: How long one process may hold an account's refresh before another may take it over.
+REFRESH_LEASE = timedelta(seconds=30)
+LEASE_POLL_START = 0.05
+LEASE_POLL_MAX = 0.5
+
 
 class AccountRepository:
     def __init__(self, db: Database, encryptor: Encryptor) -> None:
         self._db = db
         self._enc = encryptor
-        self._locks: dict[int, asyncio.Lock] = {}
+        # Per-account locks live only while someone holds or awaits them.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def record(self, row: JiraAccount) -> AccountRecord:
         return AccountRecord(
@@ -215,42 +227,108 @@ class AccountRepository:
         *,
         still_fresh: Callable[[AccountRecord], bool],
         refresher: Refresher,
-        now: datetime,
+        clock: Callable[[], datetime],
+        lease: timedelta = REFRESH_LEASE,
     ) -> AccountRecord | None:
-        """Refreshes one account's tokens, one refresh at a time across tasks and replicas.
+        """Refreshes one account's tokens, one refresh at a time across tasks and processes, without
+        holding a transaction or row lock while `refresher` calls the token endpoint.
 
         Rotating refresh tokens are single-use, so a second refresher must see the first one's result:
-        an in-process lock, plus a row lock (`SELECT … FOR UPDATE`) on PostgreSQL. If, once the lock
-        is held, the stored tokens are `still_fresh`, they are returned as they are. `refresher` gets the
-        current record and returns new tokens (saved in the same transaction) or None when the grant is
-        dead (the link is then marked as needing a reconnect). Returns the resulting record, or None
-        when the account no longer exists.
+        tasks of this process queue on an in-process lock; processes take a lease in the account's row
+        (holder and expiry, a conditional UPDATE that works alike on SQLite and PostgreSQL), and one
+        that finds it taken waits for the tokens to become fresh or the lease to end. With the lease,
+        the record is read again: tokens that are now `still_fresh` are returned as they are. Else
+        `refresher` gets the record and returns new tokens, or None when the grant is dead. The write
+        that follows only succeeds while the row still holds the refresh token that was spent: one
+        that lost a race (its lease ran out meanwhile) re-reads the winner's tokens instead. Returns the
+        resulting record, or None when the account no longer exists.
         """
-        lock = self._locks.setdefault(account_id, asyncio.Lock())
-        async with lock, self._db.transaction() as session:
-            query = select(JiraAccount).where(JiraAccount.id == account_id)
-            if self._db.is_postgres:
-                query = query.with_for_update()
-            row = await session.scalar(query)
-            if row is None:
-                return None
-            current = self.record(row)
-            if current.needs_reconnect or still_fresh(current):
-                return current
-            tokens = await refresher(current)
-            if tokens is None:
-                _break_link(session, row, now)
-            else:
-                row.access_token_enc = self._enc.encrypt(tokens.access_token)
-                if tokens.refresh_token is not None:
-                    row.refresh_token_enc = self._enc.encrypt(tokens.refresh_token)
-                row.expires_at = tokens.expires_at
-                if tokens.scopes:
-                    row.scopes = tokens.scopes
-                row.refreshed_at = now
-            row.updated_at = now
-            await session.flush()
-            return self.record(row)
+        lock = self._locks.get(account_id)
+        if lock is None:
+            lock = self._locks[account_id] = asyncio.Lock()
+        async with lock:
+            holder = f"{os.getpid()}-{uuid.uuid4().hex[:20]}"
+            waited = 0.0
+            delay = LEASE_POLL_START
+            while True:
+                found = await self._read_for_refresh(account_id)
+                if found is None:
+                    return None
+                current, _ = found
+                if current.needs_reconnect or still_fresh(current):
+                    return current
+                if await self._take_lease(account_id, holder, clock(), lease):
+                    break
+                if waited > lease.total_seconds() * 2:
+                    return current  # a holder that never lets go: the caller's call will tell
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, LEASE_POLL_MAX)
+            try:
+                found = await self._read_for_refresh(account_id)
+                if found is None:
+                    return None
+                current, spent = found
+                if current.needs_reconnect or still_fresh(current):
+                    return current
+                tokens = await refresher(current)  # no transaction is open here
+                return await self._store_refresh(account_id, spent, tokens, clock())
+            finally:
+                await self._release_lease(account_id, holder)
+
+    async def _read_for_refresh(self, account_id: int) -> tuple[AccountRecord, str | None] | None:
+        async with self._db.transaction() as session:
+            row = await session.get(JiraAccount, account_id)
+            return (self.record(row), row.refresh_token_enc) if row else None
+
+    async def _take_lease(self, account_id: int, holder: str, now: datetime, lease: timedelta) -> bool:
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(JiraAccount)
+                .where(
+                    JiraAccount.id == account_id,
+                    or_(
+                        JiraAccount.refresh_lease_holder.is_(None),
+                        JiraAccount.refresh_lease_expires_at.is_(None),
+                        JiraAccount.refresh_lease_expires_at <= now,
+                    ),
+                )
+                .values(refresh_lease_holder=holder, refresh_lease_expires_at=now + lease)
+            )
+            return result.rowcount == 1
+
+    async def _release_lease(self, account_id: int, holder: str) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(JiraAccount)
+                .where(JiraAccount.id == account_id, JiraAccount.refresh_lease_holder == holder)
+                .values(refresh_lease_holder=None, refresh_lease_expires_at=None)
+            )
+
+    async def _store_refresh(
+        self, account_id: int, spent: str | None, tokens: TokenSet | None, now: datetime
+    ) -> AccountRecord | None:
+        """Saves what the token endpoint answered, only over the refresh token that was spent."""
+        column = JiraAccount.refresh_token_enc
+        unchanged = column.is_(None) if spent is None else column == spent
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(JiraAccount).where(JiraAccount.id == account_id, unchanged))
+            if row is not None:
+                if tokens is None:
+                    _break_link(session, row, now)
+                else:
+                    row.access_token_enc = self._enc.encrypt(tokens.access_token)
+                    if tokens.refresh_token is not None:
+                        row.refresh_token_enc = self._enc.encrypt(tokens.refresh_token)
+                    row.expires_at = tokens.expires_at
+                    if tokens.scopes:
+                        row.scopes = tokens.scopes
+                    row.refreshed_at = now
+                row.updated_at = now
+                await session.flush()
+                return self.record(row)
+        log.info("jira.oauth.refresh_superseded", extra={"account_id": account_id})
+        return await self.get_by_id(account_id)
 
     async def mark_needs_reconnect(self, account_id: int, now: datetime) -> bool:
         """Marks a link as needing a reconnect; True if it changed."""
@@ -338,7 +416,9 @@ class AccountRepository:
                     )
                 )
             await session.execute(delete(JiraAccount).where(JiraAccount.jira_account_id == jira_account_id))
-            return len(rows)
+        if not await self._db.flush_erasure():
+            log.warning("storage.erasure.checkpoint_busy", extra={"links": len(rows)})
+        return len(rows)
 
     async def list_personal_data(self) -> list[PersonalDataEntry]:
         """Atlassian account ids stored for Jira Cloud links, one entry per account id.

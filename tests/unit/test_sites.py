@@ -48,6 +48,8 @@ def test_a_shortened_url_and_http_are_noted() -> None:
         ("ftp://acme.atlassian.net", "is not a web address"),
         ("https://", "is not a valid URL"),
         ("https://localhostx", "is not a valid URL"),
+        ("[", "is not a valid URL"),
+        ("https://[::1", "is not a valid URL"),
         ("https://jira.corp.example:99999", "invalid port"),
     ],
 )

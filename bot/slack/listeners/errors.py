@@ -7,11 +7,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
 from bot.jira.errors import JiraError, JiraUnavailable, ReconnectRequired
+from bot.logs import error_origin
 from bot.services.linking import NotInstalled
+from bot.slack.metadata import MetadataError
 from bot.slack.views.linking import NOT_INSTALLED
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,18 @@ SOMETHING_WENT_WRONG = (
 )
 RECONNECT = "Your Jira link needs a reconnect: run `/jira connect` to link your account again."
 JIRA_UNREACHABLE = "I couldn't reach Jira just now. Please try again in a moment."
+
+# What reading a payload that lacks what Slack always sends raises: a request Slack did not send
+# (signed or not, it passed the gate's shape checks). One log line, never a traceback.
+PAYLOAD_ERRORS = (KeyError, IndexError, TypeError, AttributeError, MetadataError)
+
+
+def is_payload_error(error: Exception) -> bool:
+    if isinstance(error, PAYLOAD_ERRORS):
+        return True
+    # Bolt's `respond` for a request that came without a response_url (a button clicked elsewhere
+    # than where the bot put it).
+    return isinstance(error, ValueError) and "no response_url" in str(error)
 
 
 def message_for(error: Exception) -> str:
@@ -40,10 +56,14 @@ async def report_failure(error: Exception, body: dict[str, Any], respond: Any) -
     extra = {
         "request_type": kind,
         "error_type": type(error).__name__,
-        "team_id": (body.get("team") or {}).get("id") or body.get("team_id"),
+        "team_id": _team_id(body),
     }
-    if isinstance(error, (JiraError, NotInstalled)):
+    if is_payload_error(error):
+        log.warning("slack.listener.bad_payload", extra={**extra, "where": error_origin(error)})
+    elif isinstance(error, (JiraError, NotInstalled)):
         log.warning("slack.listener.jira_error", extra=extra)
+    elif isinstance(error, aiohttp.ClientError):  # Slack (a response_url) unreachable or refusing
+        log.warning("slack.listener.slack_unreachable", extra={**extra, "where": error_origin(error)})
     elif isinstance(error, SlackApiError):
         log.warning(
             "slack.listener.slack_api_error", extra={**extra, "slack_error": error.response.get("error")}
@@ -55,6 +75,12 @@ async def report_failure(error: Exception, body: dict[str, Any], respond: Any) -
             await respond(text=message_for(error), response_type="ephemeral", replace_original=False)
         except Exception:
             log.warning("slack.listener.error_reply_failed", extra=extra)
+
+
+def _team_id(body: dict[str, Any]) -> str | None:
+    team = body.get("team")
+    found = team.get("id") if isinstance(team, dict) else team or body.get("team_id")
+    return found if isinstance(found, str) else None
 
 
 def guarded(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -80,7 +106,10 @@ def guarded(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable
 
 
 def register(app: AsyncApp) -> None:
-    async def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+    async def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse | None:
         await report_failure(error, body, respond)
+        if is_payload_error(error):
+            return BoltResponse(status=400, body="")  # before the ack: Slack sent no such request
+        return None
 
     app.error(handle_error)
