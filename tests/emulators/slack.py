@@ -1342,7 +1342,7 @@ class SlackEmulator:
     def wait_for(
         self,
         predicate: Callable[[], T | None],
-        timeout: float = 5.0,
+        timeout: float = 15.0,
         *,
         interval: float = 0.01,
         message: str | None = None,
@@ -1364,7 +1364,7 @@ class SlackEmulator:
     def wait_for_call(
         self,
         method: str,
-        timeout: float = 5.0,
+        timeout: float = 15.0,
         where: Callable[[SlackCall], bool] = lambda call: True,
         *,
         after: int = 0,
