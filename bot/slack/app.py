@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 BOT_SCOPES = [
     "commands",
     "chat:write",
+    "chat:write.public",  # thread replies in public channels the bot has not joined
     "im:write",
     "users:read",
     "users:read.email",

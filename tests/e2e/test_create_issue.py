@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from bot.slack import ids
+from bot.slack.app import BOT_SCOPES
 from bot.slack.views import create_issue as views
 from tests.e2e.flows import (
     ALICE,
@@ -389,12 +390,27 @@ def test_a_slow_create_shows_creating_and_then_the_result(cloud: World) -> None:
     cloud.slack.wait_for(lambda: thread_replies(cloud, result.payload["message_ts"]))
 
 
+def test_in_a_public_channel_the_bot_has_not_joined_it_replies_in_the_thread(cloud: World) -> None:
+    # chat:write.public (in manifest.yml and the scopes a Slack install asks for) allows it.
+    assert "chat:write.public" in BOT_SCOPES
+    cloud.slack.set_bot_not_in_channel(CHANNEL)
+    result, form = open_form(cloud)
+    submit(cloud, form)
+    (reply,) = cloud.slack.wait_for(lambda: thread_replies(cloud, result.payload["message_ts"]))
+    assert "ENG-1" in reply["text"] and reply["channel"] == CHANNEL
+    assert [c for c in cloud.slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == ALICE and "ENG-1" in c.params["text"]] == []
+
+
 @pytest.mark.parametrize("private", [False, True])
-def test_where_the_bot_cannot_post_the_user_is_told_by_dm(cloud: World, private: bool) -> None:
+def test_where_the_bot_cannot_post_the_user_is_told_by_dm(cloud: World, private: bool,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     channel = "G0SECRET1" if private else CHANNEL
     if private:
         cloud.slack.add_channel(channel, "secret", is_private=True, bot_member=False)
-    else:
+    else:  # a public channel not joined, in a workspace that installed the app without chat:write.public
+        scopes = [s for s in cloud.slack.bot_scopes.split(",") if s != "chat:write.public"]
+        monkeypatch.setattr(cloud.slack, "bot_scopes", ",".join(scopes))
         cloud.slack.set_bot_not_in_channel(channel)
     result, form = open_form(cloud, channel=channel)
     submit(cloud, form)
