@@ -4,6 +4,7 @@ Atlassian emulators, Cloud and Data Center."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -531,3 +532,33 @@ def test_the_workspace_default_project_is_preselected(cloud: World) -> None:
     cloud.bot.run(cloud.bot.storage.tenants.set_default_project(cloud.slack.team_id, "OPS", "Operations"))
     _, form = open_form(cloud)
     assert block(form, views.BLOCK_PROJECT)["element"]["initial_option"]["value"] == "OPS"
+
+
+def test_tokens_no_key_decrypts_any_more_ask_to_reconnect_once_logged(
+        cloud: World, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    from cryptography.fernet import Fernet
+
+    from tests.emulators.slack_driver import SlackDriver
+    from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, SIGNING_SECRET, BotHarness
+
+    caplog.set_level(logging.WARNING, logger="storage.crypto")
+    cloud.bot.stop()  # restarted with a new key only: the old one, which Alice's tokens need, is gone
+    restarted = BotHarness.start(database_url=database_url, slack_api_url=cloud.slack.api_url,
+                                 atlassian_url=cloud.atlassian.base_url,
+                                 jirabot_encryption_key=Fernet.generate_key().decode())
+    cloud.atlassian.add_cloud_app(CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, [restarted.redirect_uri])
+    try:
+        with SlackDriver(restarted.url, SIGNING_SECRET, cloud.slack) as driver:
+            world = World(restarted, cloud.slack, cloud.atlassian, driver, cloud=True, site=cloud.site)
+            for _ in range(2):
+                view = wait_view(world, opened_view(world, shortcut(world)), ids.VIEW_CONNECT)
+                assert "needs renewing" in text_of(view)
+                [button] = find_elements(view["blocks"], ids.ACTION_CONNECT_LINK)
+                assert button["text"]["text"] == "Reconnect to Jira"
+            logged = [r for r in caplog.records if r.getMessage() == "storage.secret_undecryptable"]
+            assert len(logged) == 1 and logged[0].what == "jira_account_tokens"  # type: ignore[attr-defined]
+            assert authorize(button["url"], ALICE_ACCOUNT).status_code == 200  # reconnecting mends it
+            _, form = open_form(world)
+            assert block(form, views.BLOCK_PROJECT)["element"]["initial_option"]["value"] == "ENG"
+    finally:
+        restarted.stop()
