@@ -48,25 +48,16 @@ def database_settings_or_exit() -> DatabaseSettings:
 async def migrate_or_exit(settings: DatabaseSettings) -> tuple[str | None, str | None]:
     """Applies the migrations; a database that cannot be used ends the process with one line, exit 1."""
     from storage.db import async_database_url, create_engine
-    from storage.db_errors import describe
+    from storage.db_errors import describe, is_database_failure
     from storage.migrate import upgrade
 
     url = async_database_url(settings.database_url, DEFAULT_SQLITE_PATH)
     engine = create_engine(url)
     try:
         return await upgrade(engine)
-    except (OSError, TimeoutError, ConnectionError) as exc:
-        fail(str(describe(exc, url)), EXIT_UNAVAILABLE)
     except Exception as exc:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if not isinstance(exc, SQLAlchemyError) and not _is_driver_error(exc):
+        if not is_database_failure(exc):
             raise
         fail(str(describe(exc, url)), EXIT_UNAVAILABLE)
     finally:
         await engine.dispose()
-
-
-def _is_driver_error(exc: BaseException) -> bool:
-    module = type(exc).__module__
-    return module.startswith(("asyncpg", "sqlite3", "aiosqlite"))

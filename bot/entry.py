@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from types import FrameType
 
 
-class StopRequested(BaseException):
-    """SIGTERM or SIGINT arrived; a BaseException, so that no `except Exception` on the way keeps it."""
+class StopRequested(SystemExit):
+    """SIGTERM or SIGINT arrived. A SystemExit (code 0): no `except Exception` on the way keeps it, and
+    asyncio lets it through even from inside a loop callback (other BaseExceptions it would only log)."""
 
 
 def _stop(signum: int, _frame: FrameType | None) -> None:
-    raise StopRequested(signum)
+    raise StopRequested(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

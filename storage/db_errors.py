@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 
 class DatabaseUnavailable(Exception):
@@ -24,6 +25,13 @@ def _chain(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return seen
+
+
+def is_database_failure(exc: BaseException) -> bool:
+    """Whether `exc` comes from the database or the way to it (not from a bug of ours)."""
+    if isinstance(exc, SQLAlchemyError | OSError | TimeoutError):
+        return True
+    return type(exc).__module__.split(".")[0] in {"asyncpg", "sqlite3", "aiosqlite"}
 
 
 def _where(url: str) -> str:

@@ -71,6 +71,3 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
         return await connection.run_sync(_current_revision)
 
-
-async def is_up_to_date(engine: AsyncEngine) -> bool:
-    return await current_revision(engine) == head_revision()
