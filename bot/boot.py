@@ -18,6 +18,7 @@ from bot.settings import (
     load_database_settings,
     load_settings,
 )
+from bot.stopping import deferring_stop
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
@@ -60,4 +61,5 @@ async def migrate_or_exit(settings: DatabaseSettings) -> tuple[str | None, str |
             raise
         fail(str(describe(exc, url)), EXIT_UNAVAILABLE)
     finally:
-        await engine.dispose()
+        with deferring_stop():
+            await engine.dispose()

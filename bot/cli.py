@@ -20,6 +20,7 @@ from bot.boot import (
     settings_or_exit,
 )
 from bot.settings import REQUIRED_SETTINGS, SETTINGS_DOCS, Settings
+from bot.stopping import run_stoppable
 from storage.crypto import generate_key
 
 log = logging.getLogger("bot.cli")
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.checks import run_checks
 
         return asyncio.run(run_checks(settings))
-    # SIGTERM and SIGINT end serving cleanly at any moment: see bot.entry.
+    # SIGTERM and SIGINT end serving cleanly at any moment: see bot.stopping.
     return serve(
         settings,
         host=args.host,
@@ -103,7 +104,7 @@ def _configure_logging(settings: object) -> None:
 def _db_upgrade() -> int:
     settings = database_settings_or_exit()
     _configure_logging(settings)
-    before, after = asyncio.run(migrate_or_exit(settings))
+    before, after = run_stoppable(migrate_or_exit(settings))
     print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
     return EXIT_OK
 
@@ -174,7 +175,7 @@ def serve(settings: Settings, *, host: str, port: int | None, socket_mode: bool,
 
     # What must happen once happens here first: the key file of the embedded default, migrations.
     resolve_encryptor(settings)
-    asyncio.run(migrate_or_exit(settings))
+    run_stoppable(migrate_or_exit(settings))
     if workers > 1:
         sock.close()  # uvicorn's supervisor binds the port again for its workers
         uvicorn.run(
