@@ -559,7 +559,8 @@ async def test_a_lengthened_interval_keeps_the_earlier_due_time_and_cycle_driven
     await replica.start()
     await replica.stop()
     assert (await lease_of(storage, "cycle")).next_due_at == clock.now() + timedelta(days=7)
-    settings = load_settings(slack_signing_secret="s", slack_bot_token="xoxb-1", _env_file=None)
+    settings = load_settings(slack_signing_secret="s", slack_bot_token="xoxb-1", database_url="",
+                             _env_file=None)
     services = tasks.JobServices(*(object() for _ in range(4)))  # type: ignore[arg-type]
     jobs = {job.name: job for job in tasks.build_jobs(settings, services)}
     assert not jobs[tasks.PERSONAL_DATA].due_follows_interval

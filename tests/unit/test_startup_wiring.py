@@ -18,7 +18,7 @@ def test_the_bolt_app_takes_the_bot_token_without_a_warning(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")  # Bolt reads it too
     settings = load_settings(slack_signing_secret="s", slack_bot_token="xoxb-from-the-environment",
-                             slack_api_url="http://127.0.0.1:9/api/", _env_file=None)
+                             slack_api_url="http://127.0.0.1:9/api/", database_url="", _env_file=None)
     caplog.set_level(logging.DEBUG)
     app = build_bolt_app(settings, engine=None, installation_store=None)  # type: ignore[arg-type]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
