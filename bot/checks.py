@@ -8,34 +8,40 @@ from slack_sdk.errors import SlackApiError
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.app import new_web_client
 from storage.db import async_database_url, create_engine
-from storage.migrate import head_revision, is_up_to_date
+from storage.db_errors import describe
+from storage.migrate import current_revision, head_revision
 
 
 def _line(ok: bool, name: str, detail: str) -> str:
     return f"{'ok  ' if ok else 'FAIL'} {name}: {detail}"
 
 
-async def run_checks(settings: Settings) -> int:
-    results: list[tuple[bool, str, str]] = [(True, "settings", "valid")]
-    engine = create_engine(async_database_url(settings.database_url, DEFAULT_SQLITE_PATH))
+async def _database(settings: Settings) -> tuple[bool, str, str]:
+    """Looks at the database without changing it: a SQLite file that is not there is not created."""
+    sqlite_path = settings.sqlite_path
+    if sqlite_path is not None and not sqlite_path.exists():
+        return (True, "database", f"no SQLite file at {sqlite_path} yet (`jirabot db upgrade` or "
+                                  "`jirabot serve` creates it)")
+    url = async_database_url(settings.database_url, DEFAULT_SQLITE_PATH)
+    engine = create_engine(url)
     try:
-        current = await is_up_to_date(engine)
-        results.append(
-            (
-                True,
-                "database",
-                "reachable, schema at "
-                + (
-                    f"revision {head_revision()}"
-                    if current
-                    else "an older revision (run `jirabot db upgrade`)"
-                ),
-            )
-        )
-    except Exception as exc:  # any driver error means the database is not usable
-        results.append((False, "database", f"unreachable ({type(exc).__name__})"))
+        revision = await current_revision(engine)
+    except Exception as exc:  # any driver error means the database is not usable; say why
+        return (False, "database", str(describe(exc, url)))
     finally:
         await engine.dispose()
+    head = head_revision()
+    if revision is None:
+        return (True, "database", "reachable, empty: no schema yet (`jirabot db upgrade` or "
+                                  "`jirabot serve` creates it)")
+    if revision == head:
+        return (True, "database", f"reachable, schema at revision {head}")
+    return (True, "database", f"reachable, schema at revision {revision}, older than {head} "
+                              "(run `jirabot db upgrade`)")
+
+
+async def run_checks(settings: Settings) -> int:
+    results: list[tuple[bool, str, str]] = [(True, "settings", "valid"), await _database(settings)]
 
     if settings.slack_bot_token is not None:
         client = new_web_client(settings, settings.slack_bot_token.get_secret_value())

@@ -50,6 +50,7 @@ class Encryptor:
             raise ValueError("at least one key is required")
         self._primary = keys[0]
         self._multi = MultiFernet(keys)
+        self._reported: set[tuple[str, object]] = set()
 
     @classmethod
     def from_string(cls, raw: str) -> Encryptor:
@@ -70,11 +71,33 @@ class Encryptor:
     def decrypt_optional(self, token: str | None) -> str | None:
         return None if token is None else self.decrypt(token)
 
+    def decrypt_or_none(self, token: str | None, *, what: str, ref: object) -> str | None:
+        """`token` decrypted; None when no configured key decrypts it (the key it needs was dropped
+        or replaced). The cause is logged once per `what` and `ref` (a row id), not at every read."""
+        if token is None:
+            return None
+        try:
+            return self.decrypt(token)
+        except DecryptionError:
+            if (what, ref) not in self._reported:
+                self._reported.add((what, ref))
+                log.warning(
+                    "storage.secret_undecryptable",
+                    extra={"what": what, "ref": ref,
+                           "hint": "no key in JIRABOT_ENCRYPTION_KEY decrypts it: was the key that "
+                                   "encrypted it removed or replaced? It must be connected again"},
+                )
+            return None
+
     def needs_rotation(self, token: str) -> bool:
-        """True when the newest key does not decrypt `token` (an older key encrypted it)."""
+        """True when the newest key does not decrypt `token` but an older key does."""
         try:
             self._primary.decrypt(token.encode("ascii"))
         except InvalidToken:
+            try:
+                self._multi.decrypt(token.encode("ascii"))
+            except InvalidToken:
+                return False  # no configured key decrypts it: rotating cannot help
             return True
         return False
 

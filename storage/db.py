@@ -67,6 +67,8 @@ def create_engine(async_url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    # An unreachable host fails after this many seconds, not asyncpg's default minute.
+    kwargs.setdefault("connect_args", {"timeout": 10})
     return create_async_engine(async_url, **kwargs)
 
 

@@ -66,6 +66,8 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
     return before, after
 
 
-async def is_up_to_date(engine: AsyncEngine) -> bool:
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's revision; None for an empty database."""
     async with engine.connect() as connection:
-        return await connection.run_sync(_current_revision) == head_revision()
+        return await connection.run_sync(_current_revision)
+

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,6 +22,28 @@ SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 ENCRYPTION_KEY = "6mGyDu5R7a0Pj3U8iQ4z3yS2xv2Ua8-4YbXrCw1Zq0M="
 CLOUD_CLIENT_ID = "cloud-client-id"
 CLOUD_CLIENT_SECRET = "cloud-client-secret-value"
+
+
+#: How long an end-to-end test waits for an outcome that follows an ack. Generous: on a busy machine
+#: the bot may answer Slack first ("Creating…") and reach Jira seconds later.
+OUTCOME_TIMEOUT = 20.0
+
+
+def wait_for(
+    predicate: Callable[[], T | None], timeout: float = OUTCOME_TIMEOUT, *, interval: float = 0.02,
+    message: str = "condition",
+) -> T:
+    """Polls `predicate` until it returns something truthy and returns it; fails after `timeout`
+    seconds. End-to-end tests read every outcome that follows an ack through this, never after a
+    fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{message} not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)
 
 
 class OffsetClock:

@@ -55,6 +55,9 @@ class Job:
     name: str
     interval: timedelta
     run: JobFunction
+    #: False for a job whose runs set their own next due time (JobOutcome.next_run_in): its interval
+    #: only bounds the time between looks, and a restart leaves its due time alone.
+    due_follows_interval: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,12 @@ class JobScheduler:
 
     # Start and stop (the ASGI lifespan) ---------------------------------------------------------
     async def start(self) -> None:
-        """Starts the alarms; each job is looked at once right away (it runs if due)."""
+        """Starts the alarms; each job is looked at once right away (it runs if due). A job whose
+        interval was shortened since its last run falls due one new interval after that run."""
         self._stopping = False
+        for job in self._jobs.values():
+            if job.due_follows_interval:
+                await self._bring_forward(job)
         scheduler = AsyncIOScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
@@ -111,6 +118,16 @@ class JobScheduler:
         scheduler.start()
         self._scheduler = scheduler
         log.info("jobs.scheduler.started", extra={"holder": self.holder, "jobs": sorted(self._jobs)})
+
+    async def _bring_forward(self, job: Job) -> None:
+        try:
+            moved = await self._leases.bring_forward(job.name, interval=job.interval, now=self._clock.now())
+        except Exception:
+            log.warning("jobs.reschedule_failed", exc_info=True, extra={"job": job.name})
+            return
+        if moved is not None:
+            log.info("jobs.due_moved", extra={"job": job.name, "next_due_at": moved.isoformat(),
+                                              "interval_seconds": job.interval.total_seconds()})
 
     async def stop(self) -> None:
         """Stops ringing, waits for running jobs (then cancels them, leaving their runs due)."""

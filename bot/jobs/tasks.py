@@ -60,8 +60,9 @@ def build_jobs(settings: Settings, services: JobServices) -> list[Job]:
             partial(token_upkeep, services.upkeep)),
         Job(HYGIENE, every(settings.jirabot_cleanup_interval),
             partial(hygiene, services.hygiene, services.abandoned)),
+        # Atlassian's Cycle-Period sets when reporting falls due; the interval bounds the looks.
         Job(PERSONAL_DATA, every(settings.jirabot_personal_data_interval),
-            partial(personal_data, services.reporting)),
+            partial(personal_data, services.reporting), due_follows_interval=False),
         Job(KEY_ROTATION, every(settings.jirabot_key_rotation_interval),
             partial(key_rotation, services.rotation)),
     ]

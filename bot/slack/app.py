@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 BOT_SCOPES = [
     "commands",
     "chat:write",
+    "chat:write.public",  # thread replies in public channels the bot has not joined
     "im:write",
     "users:read",
     "users:read.email",
@@ -104,12 +105,20 @@ def build_bolt_app(
 ) -> AsyncApp:
     if not settings.multi_workspace:
         assert settings.slack_bot_token is not None
-        return AsyncApp(
+        # The token goes to Bolt, not a client of ours: Bolt also reads SLACK_BOT_TOKEN from the
+        # environment, and given a client as well it warns that the token goes unused. Its own client
+        # is then pointed at SLACK_API_URL, with our timeout and retries.
+        app = AsyncApp(
             name="jirabot",
             signing_secret=settings.slack_signing_secret.get_secret_value(),
-            client=new_web_client(settings, settings.slack_bot_token.get_secret_value()),
+            token=settings.slack_bot_token.get_secret_value(),
             logger=logging.getLogger("slack_bolt"),
         )
+        configured = new_web_client(settings)
+        app.client.base_url = configured.base_url
+        app.client.timeout = configured.timeout
+        app.client.retry_handlers = configured.retry_handlers
+        return app
     assert settings.slack_client_secret is not None
     state_store = AsyncSQLAlchemyOAuthStateStore(
         expiration_seconds=600, engine=engine, table_name=SLACK_OAUTH_STATES_TABLE

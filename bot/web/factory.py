@@ -29,9 +29,9 @@ def create_served_app(settings: Settings, *, socket_mode: bool = False, migrate:
 def create_worker_app() -> Starlette:
     """uvicorn's factory for `jirabot serve --workers N`: settings from the same environment and `.env`;
     the parent process has applied the migrations already."""
-    from bot.cli import _settings_or_exit
+    from bot.boot import settings_or_exit
     from bot.logs import configure_logging
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
     return create_served_app(settings, migrate=False)

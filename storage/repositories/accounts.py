@@ -94,6 +94,13 @@ class AccountRepository:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def record(self, row: JiraAccount) -> AccountRecord:
+        """The row as a record. Tokens that no configured key decrypts make the link one that needs a
+        reconnect (the stored status is left alone: restoring the key brings the link back)."""
+        access = self._enc.decrypt_or_none(row.access_token_enc, what="jira_account_tokens", ref=row.id)
+        refresh = self._enc.decrypt_or_none(row.refresh_token_enc, what="jira_account_tokens", ref=row.id)
+        unreadable = (access is None and row.access_token_enc is not None) or (
+            refresh is None and row.refresh_token_enc is not None
+        )
         return AccountRecord(
             id=row.id,
             tenant_id=row.tenant_id,
@@ -102,11 +109,11 @@ class AccountRepository:
             jira_account_id=row.jira_account_id,
             display_name=row.display_name,
             email=row.email,
-            access_token=self._enc.decrypt_optional(row.access_token_enc),
-            refresh_token=self._enc.decrypt_optional(row.refresh_token_enc),
+            access_token=None if unreadable else access,
+            refresh_token=None if unreadable else refresh,
             expires_at=row.expires_at,
             scopes=row.scopes,
-            status=row.status,
+            status=LinkStatus.NEEDS_RECONNECT.value if unreadable else row.status,
             linked_at=row.linked_at,
             refreshed_at=row.refreshed_at,
             reconnect_notified_at=row.reconnect_notified_at,

@@ -89,6 +89,20 @@ class LeaseRepository:
                 update(JobLease).where(JobLease.name == name, JobLease.holder == holder).values(**values)
             )
 
+    async def bring_forward(self, name: str, *, interval: timedelta, now: datetime) -> datetime | None:
+        """A run due later than one `interval` after the last run (or after `now`, if it never ran)
+        is moved to that time, so that a shortened interval takes effect from a restart rather than
+        after the due time the old interval set. Returns the new due time when it moved."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(JobLease).where(JobLease.name == name).with_for_update())
+            if row is None or row.next_due_at is None:
+                return None
+            latest = (row.last_run_at or now) + interval
+            if row.next_due_at <= latest:
+                return None
+            row.next_due_at = latest
+            return latest
+
     async def get(self, name: str) -> JobLease | None:
         async with self._db.transaction() as session:
             return await session.scalar(select(JobLease).where(JobLease.name == name))

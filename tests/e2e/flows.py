@@ -5,15 +5,17 @@ The browser step is simulated by following redirects from Jira's authorize page 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from bot.slack.views.create_issue import CREATING_TEXT
 from tests.emulators.atlassian import AtlassianEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.emulators.slack_driver import SlackDriver, SlackResult
-from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, BotHarness, browser
+from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, OUTCOME_TIMEOUT, BotHarness, browser, wait_for
 
 ADMIN = "U0ADMIN01"
 ALICE = "U0ALICE01"
@@ -83,7 +85,7 @@ def datacenter_world(
 # Reading what the bot said ----------------------------------------------------------------------
 
 
-def responses_to(world: World, result: SlackResult, timeout: float = 5.0) -> list[dict[str, Any]]:
+def responses_to(world: World, result: SlackResult, timeout: float = OUTCOME_TIMEOUT) -> list[dict[str, Any]]:
     """What the bot posted to the command's response_url (it answers after acking)."""
     posts = world.slack.wait_for(lambda: world.slack.responses(result.response_url), timeout=timeout)
     return [post.body for post in posts]
@@ -188,6 +190,30 @@ def connect(world: World, user: str) -> SlackResult:
 def link_user(world: World, user: str = ALICE, account: str = ALICE_ACCOUNT) -> httpx.Response:
     result = connect(world, user)
     return authorize(button_url(last_response(world, result)), account)
+
+
+def jira_issues(world: World, count: int = 1) -> list[Any]:
+    """The issues Jira holds once there are `count` of them. A submission may be acked with
+    "Creating…" and reach Jira after the ack, so a test never reads them right after submitting."""
+    def enough() -> list[Any] | None:
+        found = world.atlassian.issues()
+        return found if len(found) >= count else None
+
+    return wait_for(enough, message=f"{count} issue(s) created in Jira")
+
+
+def settled_view(world: World, answer: SlackResult) -> dict[str, Any]:
+    """The modal once a submission is over: the view of the ack, or, when the ack showed "Creating…"
+    (Jira slower than the ack budget), the view that replaced it."""
+    view = answer.json()["view"]
+    if CREATING_TEXT not in json.dumps(view, ensure_ascii=False):
+        return dict(view)
+
+    def replaced() -> dict[str, Any] | None:
+        current = world.slack.view(str(answer.view_id))
+        return None if CREATING_TEXT in json.dumps(current, ensure_ascii=False) else current
+
+    return wait_for(replaced, message=f"view {answer.view_id} past the creating view")
 
 
 def dms_to(world: World, user: str) -> list[dict[str, Any]]:

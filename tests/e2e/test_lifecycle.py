@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -30,20 +29,14 @@ from tests.e2e.flows import (
 from tests.emulators.atlassian import AtlassianEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.emulators.slack_driver import SlackDriver
-from tests.harness import SIGNING_SECRET, BotHarness, OffsetClock
+from tests.harness import SIGNING_SECRET, BotHarness, OffsetClock, wait_for
 
 T = TypeVar("T")
 TEAM = "T0TEAM001"
 
 
-def eventually(predicate: Callable[[], T], timeout: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            assert value, "condition not met in time"
-            return value
-        time.sleep(0.02)
+def eventually(predicate: Callable[[], T]) -> T:
+    return wait_for(predicate, message="the event's effect in the database")
 
 
 @pytest.fixture

@@ -215,7 +215,7 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
         with self._lock:
             self._offset += seconds
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
         """Poll `predicate` until it returns something truthy (returned); TimeoutError after `timeout`."""
         deadline = time.monotonic() + timeout
         while True:

@@ -1344,7 +1344,7 @@ class SlackEmulator(SlackUnfurlMixin):
     def wait_for(
         self,
         predicate: Callable[[], T | None],
-        timeout: float = 5.0,
+        timeout: float = 15.0,
         *,
         interval: float = 0.01,
         message: str | None = None,
@@ -1366,7 +1366,7 @@ class SlackEmulator(SlackUnfurlMixin):
     def wait_for_call(
         self,
         method: str,
-        timeout: float = 5.0,
+        timeout: float = 15.0,
         where: Callable[[SlackCall], bool] = lambda call: True,
         *,
         after: int = 0,
@@ -1728,8 +1728,9 @@ class SlackEmulator(SlackUnfurlMixin):
 
     # -- methods: chat ---------------------------------------------------------------------
 
-    def _resolve_post_channel(self, raw: Any) -> str:
-        """The conversation a chat.post* call targets; user ids mean the bot's DM with them."""
+    def _resolve_post_channel(self, raw: Any, *, public_scope: bool = False) -> str:
+        """The conversation a chat.post* call targets; user ids mean the bot's DM with them.
+        `public_scope`: the method honours chat:write.public (posting in public channels not joined)."""
         channel = str(raw or "").strip()
         if not channel or channel in self._missing_channels:
             raise SlackError("channel_not_found")
@@ -1748,9 +1749,15 @@ class SlackEmulator(SlackUnfurlMixin):
             raise SlackError("channel_not_found")
         if self._channels.get(channel, {}).get("archived"):
             raise SlackError("is_archived")
-        if channel in self._not_in_channel:
+        if channel in self._not_in_channel and not (public_scope and self._may_post_unjoined(channel)):
             raise SlackError("not_in_channel")
         return channel
+
+    def _may_post_unjoined(self, channel_id: str) -> bool:
+        """chat:write.public lets a bot post in a public channel it is not a member of."""
+        info = self._channels.get(channel_id, {})
+        is_private = bool(info.get("is_private", channel_id.startswith("G")))
+        return not is_private and "chat:write.public" in self.bot_scopes.split(",")
 
     def _check_content(self, params: dict[str, Any], *, require: bool = True) -> None:
         """Slack's checks of text, blocks and attachments for chat.* methods."""
@@ -1804,7 +1811,7 @@ class SlackEmulator(SlackUnfurlMixin):
         return message
 
     def _chat_post_message(self, ctx: _Ctx) -> dict[str, Any]:
-        channel = self._resolve_post_channel(ctx.params.get("channel"))
+        channel = self._resolve_post_channel(ctx.params.get("channel"), public_scope=True)
         self._check_content(ctx.params)
         ts = self._next_ts()
         message = self._bot_message(ctx, ts)

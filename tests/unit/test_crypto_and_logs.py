@@ -71,3 +71,15 @@ def test_json_log_lines_carry_fields_but_no_secrets() -> None:
     assert line["event"] == "jira.oauth.refreshed" and line["team_id"] == "T1"
     assert line["access_token"] == "[redacted]"
     assert "abc.def" not in json.dumps(line)
+
+
+def test_a_secret_no_key_decrypts_reads_as_none_logged_once_and_is_not_rotated(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="storage.crypto")
+    sealed = Encryptor.from_string(generate_key()).encrypt("refresh-token")
+    other = Encryptor.from_string(f"{generate_key()},{generate_key()}")
+    assert [other.decrypt_or_none(sealed, what="tokens", ref=7) for _ in range(3)] == [None, None, None]
+    assert other.decrypt_or_none(None, what="tokens", ref=7) is None
+    logged = [r for r in caplog.records if r.getMessage() == "storage.secret_undecryptable"]
+    assert len(logged) == 1 and "refresh-token" not in caplog.text
+    assert not other.needs_rotation(sealed)  # the key-rotation job skips it instead of failing

@@ -21,6 +21,7 @@ from bot.jira.personal_data import PersonalDataClient
 from bot.jobs import tasks
 from bot.jobs.scheduler import Job, JobOutcome, JobScheduler
 from bot.services.personal_data import PersonalDataService
+from bot.settings import load_settings
 from bot.slack import ids
 from storage.crypto import Encryptor
 from storage.db import async_database_url, create_engine
@@ -520,3 +521,47 @@ async def test_a_job_still_running_when_the_stop_wait_ends_is_cancelled_and_left
     assert lease.holder is None and lease.next_due_at is None and lease.last_run_at is None
     other = _replicas(storage, clock, Counter(), count=1)[0]
     assert (await other.run_if_due("counted")).ran  # another replica does the run at once
+
+
+async def test_a_shortened_interval_takes_effect_from_the_restart(storage: Storage) -> None:
+    clock = ManualClock(datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
+    counter = Counter()
+    before = JobScheduler(storage.leases, clock, lease_ttl=timedelta(seconds=60), holder="before")
+    before.add(Job("counted", timedelta(days=1), counter))
+    assert (await before.run_if_due("counted")).ran
+    assert (await lease_of(storage, "counted")).next_due_at == clock.now() + timedelta(days=1)
+
+    clock.advance(60)  # restarted a minute later with JIRABOT_…_INTERVAL=60
+    after = JobScheduler(storage.leases, clock, lease_ttl=timedelta(seconds=60), holder="after")
+    after.add(Job("counted", timedelta(seconds=60), counter))
+    await after.start()
+    try:
+        for _ in range(500):
+            if counter.runs == 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await after.stop()
+    assert counter.runs == 2
+    lease = await lease_of(storage, "counted")
+    assert lease.last_run_at == clock.now() and lease.next_due_at == clock.now() + timedelta(seconds=60)
+
+
+async def test_a_lengthened_interval_keeps_the_earlier_due_time_and_cycle_driven_jobs_keep_theirs(
+        storage: Storage) -> None:
+    clock = ManualClock(datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
+    await storage.leases.claim_due("cycle", "x", now=clock.now(), ttl=timedelta(seconds=60))
+    week = clock.now() + timedelta(days=7)
+    await storage.leases.release("cycle", "x", ran_at=clock.now(), next_due_at=week)
+    replica = JobScheduler(storage.leases, clock, lease_ttl=timedelta(seconds=60), holder="r")
+    replica.add(Job("cycle", timedelta(days=1), Counter(), due_follows_interval=False))
+    assert await storage.leases.bring_forward("cycle", interval=timedelta(days=8), now=clock.now()) is None
+    await replica.start()
+    await replica.stop()
+    assert (await lease_of(storage, "cycle")).next_due_at == clock.now() + timedelta(days=7)
+    settings = load_settings(slack_signing_secret="s", slack_bot_token="xoxb-1", database_url="",
+                             _env_file=None)
+    services = tasks.JobServices(*(object() for _ in range(4)))  # type: ignore[arg-type]
+    jobs = {job.name: job for job in tasks.build_jobs(settings, services)}
+    assert not jobs[tasks.PERSONAL_DATA].due_follows_interval
+    assert jobs[tasks.KEY_ROTATION].due_follows_interval and jobs[tasks.TOKEN_UPKEEP].due_follows_interval

@@ -103,3 +103,29 @@ def test_secrets_do_not_print() -> None:
     settings = load_settings(**BASE, slack_client_secret="very-secret-value")
     assert "s3cret" not in repr(settings) and "xoxb-1-2" not in repr(settings)
     assert "very-secret-value" not in str(settings.model_dump())
+
+
+def test_every_bound_of_a_setting_is_in_the_readme_settings_table() -> None:
+    from pathlib import Path
+
+    from annotated_types import Ge, Gt, Le
+
+    from bot.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("`")[1]: line for line in readme.splitlines() if line.startswith("| `")}
+    checked = 0
+    for name, field in Settings.model_fields.items():
+        bounds = {type(m): m for m in field.metadata if isinstance(m, Ge | Gt | Le)}
+        if not bounds:
+            continue
+        row = rows[name.upper()]
+        if Ge in bounds and Le in bounds:
+            expected = f"{bounds[Ge].ge}–{bounds[Le].le}"
+        elif Ge in bounds:
+            expected = f"at least {bounds[Ge].ge}"
+        else:
+            expected = f"more than {bounds[Gt].gt:g}"
+        assert expected in row, f"{name.upper()}: README does not say {expected!r}"
+        checked += 1
+    assert checked >= 9

@@ -218,11 +218,26 @@ def test_form_encoded_blocks_are_decoded(emu: SlackEmulator, web: WebClient) -> 
     assert emu.messages[0]["blocks"] == blocks
 
 
+def test_chat_write_public_posts_in_public_channels_not_joined_and_only_there(
+        emu: SlackEmulator, web: WebClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    emu.set_bot_not_in_channel("C0RANDOM1")
+    emu.set_bot_not_in_channel("G0SECRET1")
+    assert web.chat_postMessage(channel="C0RANDOM1", text="hi")["ok"]
+    with pytest.raises(SlackApiError) as private:
+        web.chat_postMessage(channel="G0SECRET1", text="hi")
+    assert api_error(private) == "not_in_channel"
+    scopes = [s for s in emu.bot_scopes.split(",") if s != "chat:write.public"]
+    monkeypatch.setattr(emu, "bot_scopes", ",".join(scopes))
+    with pytest.raises(SlackApiError) as without_scope:
+        web.chat_postMessage(channel="C0RANDOM1", text="hi")
+    assert api_error(without_scope) == "not_in_channel"
+
+
 def test_channel_knobs_and_dm_by_user_id(emu: SlackEmulator, web: WebClient) -> None:
-    emu.set_bot_not_in_channel("C0PRIVATE")
+    emu.set_bot_not_in_channel("G0PRIVATE")
     emu.set_channel_missing("C0GONE")
     with pytest.raises(SlackApiError) as not_in:
-        web.chat_postMessage(channel="C0PRIVATE", text="hi")
+        web.chat_postMessage(channel="G0PRIVATE", text="hi")
     assert api_error(not_in) == "not_in_channel"
     with pytest.raises(SlackApiError) as missing:
         web.chat_postMessage(channel="C0GONE", text="hi")
