@@ -320,13 +320,14 @@ def test_the_create_shortcut_then_shows_the_issue_the_message_was_added_to(cloud
 
 def test_where_the_bot_cannot_post_the_user_is_told_privately(world: World) -> None:
     key = seed(world, "Printer trouble")
-    world.slack.set_bot_not_in_channel(CHANNEL)
-    result, form = open_form(world)
+    secret = "G0SECRET1"  # a private channel: chat:write.public does not reach it
+    world.slack.add_channel(secret, "secret", is_private=True, bot_member=False)
+    result, form = open_form(world, channel=secret)
     submit(world, form, key)
     (dm,) = world.slack.wait_for(lambda: [c for c in world.slack.calls_to("chat.postMessage")
                                           if c.params.get("channel") == ALICE and c.ok
                                           and key in c.params["text"]])
-    assert key in dm.params["text"] and f"<#{CHANNEL}>" in dm.params["text"]
+    assert key in dm.params["text"] and f"<#{secret}>" in dm.params["text"]
     assert "/invite @Jira" in dm.params["text"]
     assert thread_replies(world, result.payload["message_ts"]) == []
     assert len(comment_posts(world, key, 1)) == 1
