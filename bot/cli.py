@@ -115,6 +115,9 @@ def serve(settings: Settings, *, host: str, port: int | None, socket_mode: bool,
     )
     if workers > 1:
         return _serve_workers(settings, host=host, port=port, workers=workers)
+    from bot.observability.multiprocess import reset_metrics_folder
+
+    reset_metrics_folder()  # before the metrics exist: an earlier run's values must not count
     from bot.web.factory import create_served_app
 
     server = uvicorn.Server(
@@ -136,17 +139,20 @@ def _serve_workers(settings: Settings, *, host: str, port: int, workers: int) ->
     import uvicorn
 
     from bot.container import resolve_encryptor
+    from bot.observability.multiprocess import shared_metrics_folder
 
     resolve_encryptor(settings)
     asyncio.run(_migrate(settings))
-    uvicorn.run(
-        "bot.web.factory:create_worker_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **UVICORN_OPTIONS,
-    )
+    # Every worker adds its metrics to one folder, so that any worker's /metrics shows the totals.
+    with shared_metrics_folder():
+        uvicorn.run(
+            "bot.web.factory:create_worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **UVICORN_OPTIONS,
+        )
     return 0
 
 

@@ -9,11 +9,14 @@ from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.container import Components
+from bot.observability.asgi import RequestObserver
+from bot.observability.tracing import trace_from_settings
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -65,7 +68,10 @@ def create_asgi_app(components: Components, *, migrate: bool = True, socket_mode
             await components.aclose()
             log.info("app.stopped")
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Outermost: request ids, HTTP and Slack metrics for every answer, refusals included.
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestObserver)])
+    trace_from_settings(components, app)
+    return app
 
 
 async def _start_socket_mode(components: Components) -> Any:

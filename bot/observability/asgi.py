@@ -1,0 +1,84 @@
+"""The HTTP observer: an ASGI middleware that gives every request a request id, counts it by route
+template, method and status, and times it; for Slack's endpoint also by kind and outcome, with the time
+to the acknowledgement. It reads no body: a Slack request's kind comes from the Bolt middleware
+(`bot.observability.slack`) once Bolt has verified and parsed it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, SLACK_ACK, SLACK_REQUESTS
+from bot.observability.request_id import bind_request_id
+from bot.observability.slack import SlackRequestFacts, current_slack_request
+
+SLACK_PATH = "/slack/events"
+WEBHOOK_PREFIX = "/jira/webhooks"
+# Atlassian's id of a webhook delivery, the same on its redeliveries: the request id of the delivery.
+DELIVERY_HEADER = b"x-atlassian-webhook-identifier"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def slack_outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status in (401, 403):
+        return "rejected"
+    if status == 404:
+        return "unhandled"
+    return "invalid" if status < 500 else "error"
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template (`/jira/webhooks/{rest}`), never the requested path itself."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, *, slack_path: str = SLACK_PATH) -> None:
+        self.app = app
+        self.slack_path = slack_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path: str = scope["path"]
+        bind_request_id(_delivery_id(scope) if path.startswith(WEBHOOK_PREFIX) else None)
+        facts: SlackRequestFacts | None = None
+        if path == self.slack_path:
+            facts = SlackRequestFacts()
+            current_slack_request.set(facts)
+        answered: list[Any] = [500, None]  # status, when the headers left
+
+        async def observed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered[0] = message["status"]
+                answered[1] = time.perf_counter()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            status: int = answered[0]
+            elapsed = (answered[1] or time.perf_counter()) - started
+            route = route_of(scope)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            HTTP_DURATION.labels(route).observe(elapsed)
+            if facts is not None:
+                SLACK_REQUESTS.labels(facts.kind, slack_outcome(status)).inc()
+                SLACK_ACK.labels(facts.kind).observe(elapsed)
+
+
+def _delivery_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == DELIVERY_HEADER:
+            return value.decode("latin-1")
+    return None
