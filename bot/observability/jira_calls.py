@@ -28,7 +28,7 @@ _NOUNS = frozenset(
     issuesecurityschemes approximate-count avatar avatars recent expression eval events token authorize
     """.split()
 )
-_MAX_SEGMENTS = 4
+_MAX_SEGMENTS = 5
 _REST = re.compile(r"/rest/(?P<api>api|webhooks|agile|oauth2)/(?:\d+(?:\.\d+)?|latest)(?:/(?P<rest>.*))?$")
 _FIXED = (
     ("/oauth/token/accessible-resources", "oauth/accessible-resources"),

@@ -77,8 +77,9 @@ def enable_tracing(components: Components, app: Starlette, exporter: Any, *, bat
     components.services["slack_connections"].trace_configs.append(
         create_trace_config(tracer_provider=provider)
     )
+    # The instrumentation declares SQLAlchemy < 2.1 while it works with 2.1 (same engine events).
     SQLAlchemyInstrumentor().instrument(
-        engine=components.storage.db.engine.sync_engine, tracer_provider=provider
+        engine=components.storage.db.engine.sync_engine, tracer_provider=provider, skip_dep_check=True
     )
     scheduler = components.services.get("scheduler")
     if scheduler is not None:
