@@ -4,15 +4,21 @@ ack), and one OpenTelemetry trace through a create-issue submission."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.logs import JsonFormatter, RedactingFilter
@@ -33,6 +39,8 @@ from tests.e2e.flows import (
     link_user,
 )
 from tests.e2e.test_create_issue import CHANNEL, block, open_form, submit, wait_view
+from tests.e2e.test_foundation import _env, _start_serving, _stop
+from tests.emulators.live import free_port
 from tests.emulators.slack_driver import SlackDriver
 from tests.harness import SIGNING_SECRET, BotHarness
 
@@ -75,7 +83,8 @@ def drive_every_kind(world: World) -> dict[str, Any]:
     assert event.status_code == 200
     world.slack.wait_for_call("views.publish")
     return {
-        "trigger_ids": [shortcut.trigger_id, answer.payload.get("trigger_id"), click.payload.get("trigger_id")],
+        "trigger_ids": [shortcut.trigger_id, answer.payload.get("trigger_id"),
+                        click.payload.get("trigger_id")],
         "event_id": event.payload["event_id"],
         "view_id": form["id"],
         "issue_key": issue.key,
@@ -92,7 +101,7 @@ def cloud(bot, slack, atlassian, driver) -> World:
     return built
 
 
-# Counting ----------------------------------------------------------------------------------------------------
+# Counting ---------------------------------------------------------------------------------------------
 
 def test_metrics_count_each_kind_of_slack_request_and_jira_call(cloud: World) -> None:
     before = scrape(cloud.bot.url)
@@ -116,13 +125,14 @@ def test_metrics_count_each_kind_of_slack_request_and_jira_call(cloud: World) ->
     assert grew(before, after, "jirabot_http_requests_total", **slack_events, status="200") == 6
     assert grew(before, after, "jirabot_http_requests_total", **slack_events, status="401") == 1
     # The first scrape is counted by the second.
-    assert grew(before, after, "jirabot_http_requests_total", route="/metrics", method="GET", status="200") == 1
+    scrapes = {"route": "/metrics", "method": "GET", "status": "200"}
+    assert grew(before, after, "jirabot_http_requests_total", **scrapes) == 1
 
     # Jira: one create, answered; the form's reads too; nothing failed.
     assert grew(before, after, "jirabot_jira_requests_total", endpoint="rest/api/issue", outcome="ok") == 1
     assert grew(before, after, "jirabot_jira_request_duration_seconds_count", endpoint="rest/api/issue") == 1
-    assert grew(before, after, "jirabot_jira_requests_total", endpoint="rest/api/issue/createmeta/{id}/issuetypes",
-                outcome="ok") >= 1
+    form_reads = "rest/api/issue/createmeta/{id}/issuetypes"
+    assert grew(before, after, "jirabot_jira_requests_total", endpoint=form_reads, outcome="ok") >= 1
     failed = [key for key, v in after.items() if key[0] == "jirabot_jira_requests_total"
               and dict(key[1])["outcome"] != "ok" and v > value(before, key[0], **dict(key[1]))]
     assert failed == []
@@ -227,7 +237,8 @@ def test_every_line_a_request_causes_carries_its_request_id(cloud: World, log_li
     # An OAuth callback has an id of its own, on each of its lines.
     log_lines.lines.clear()
     link_user(cloud, BOB, BOB_ACCOUNT)
-    oauth = [line for line in log_lines.lines if line["logger"].startswith(("bot.web", "bot.services.linking"))]
+    oauth = [line for line in log_lines.lines
+             if line["logger"].startswith(("bot.web", "bot.services.linking"))]
     assert oauth and all(re.fullmatch(r"[0-9a-f]{16}", line.get("request_id", "")) for line in oauth), oauth
 
 
@@ -298,3 +309,58 @@ def test_a_job_run_is_a_trace_of_its_own(traced: World) -> None:
     (job,) = [s for s in spans if s.name == "job hygiene"]
     assert job.parent is None
     assert [s for s in spans if s.parent is not None and s.parent.span_id == job.context.span_id]
+
+
+# Several workers --------------------------------------------------------------------------------------------
+
+def _signed_help(url: str) -> int:
+    """A signed `/jira help`, on a connection of its own (so that either worker may take it)."""
+    body = urlencode({"command": "/jira", "text": "help", "team_id": "T0001", "user_id": ALICE,
+                      "channel_id": CHANNEL, "trigger_id": f"13345224609.{time.time_ns()}.abc"})
+    stamp = str(int(time.time()))
+    signature = hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={signature}",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    return httpx.post(f"{url}/slack/events", content=body, headers=headers, timeout=10).status_code
+
+
+def _commands_by_worker(folder: Path) -> dict[str, float]:
+    """Each worker's own count of acknowledged commands, from its file in the shared folder."""
+    counts: dict[str, float] = {}
+    for path in folder.glob("counter_*.db"):
+        for metric in MultiProcessCollector.merge([str(path)], accumulate=True):
+            for sample in metric.samples:
+                if sample.name == "jirabot_slack_requests_total" and sample.labels == {
+                        "kind": "command", "outcome": "ok"}:
+                    counts[path.name] = sample.value
+    return counts
+
+
+def test_with_two_workers_every_scrape_shows_the_totals_of_both(tmp_path: Path, slack) -> None:
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_1.db").write_bytes(b"an earlier run's values")  # emptied at start
+    env = _env(tmp_path, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_BOT_TOKEN=slack.bot_token,
+               SLACK_API_URL=slack.api_url, JIRABOT_SCHEDULER="false", PROMETHEUS_MULTIPROC_DIR=str(folder))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start_serving(tmp_path, env, port, "--workers", "2")
+    try:
+        sent = 0
+        deadline = time.monotonic() + 30
+        with ThreadPoolExecutor(8) as pool:
+            # Waves of concurrent commands until each worker has answered some.
+            while len([n for n in _commands_by_worker(folder).values() if n > 0]) < 2:
+                assert time.monotonic() < deadline, _commands_by_worker(folder)
+                assert set(pool.map(_signed_help, [url] * 16)) == {200}
+                sent += 16
+        assert sum(_commands_by_worker(folder).values()) == sent
+        for _ in range(10):  # each scrape on a new connection, answered by either worker
+            samples = scrape(url)
+            assert value(samples, "jirabot_slack_requests_total", kind="command", outcome="ok") == sent
+            assert value(samples, "jirabot_slack_ack_duration_seconds_count", kind="command") == sent
+            assert value(samples, "jirabot_workers") == 2
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0
+    assert not list(folder.glob("gauge_live*.db")), "stopped workers are marked dead"
