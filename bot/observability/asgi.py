@@ -7,11 +7,10 @@ to the acknowledgement. It reads no body: a Slack request's kind comes from the 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, SLACK_ACK, SLACK_REQUESTS
+from bot.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, SLACK_ACK, SLACK_REQUESTS, Children
 from bot.observability.request_id import bind_request_id
 from bot.observability.slack import SlackRequestFacts, current_slack_request
 
@@ -19,6 +18,8 @@ SLACK_PATH = "/slack/events"
 WEBHOOK_PREFIX = "/jira/webhooks"
 # Atlassian's id of a webhook delivery, the same on its redeliveries: the request id of the delivery.
 DELIVERY_HEADER = b"x-atlassian-webhook-identifier"
+_REQUESTS, _DURATION = Children(HTTP_REQUESTS), Children(HTTP_DURATION)
+_SLACK_REQUESTS, _SLACK_ACK = Children(SLACK_REQUESTS), Children(SLACK_ACK)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -55,27 +56,36 @@ class RequestObserver:
         if path == self.slack_path:
             facts = SlackRequestFacts()
             current_slack_request.set(facts)
-        answered: list[Any] = [500, None]  # status, when the headers left
+        status = 500
+        acked_at: float | None = None
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            elapsed = (acked_at or time.perf_counter()) - started
+            route = route_of(scope)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            _REQUESTS(route, method, str(status)).inc()
+            _DURATION(route).observe(elapsed)
+            if facts is not None:
+                _SLACK_REQUESTS(facts.kind, slack_outcome(status)).inc()
+                _SLACK_ACK(facts.kind).observe(elapsed)
 
         async def observed_send(message: Message) -> None:
+            nonlocal status, acked_at
             if message["type"] == "http.response.start":
-                answered[0] = message["status"]
-                answered[1] = time.perf_counter()
+                status = message["status"]
+                acked_at = time.perf_counter()
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not recorded:
+                record()  # before the answer is complete: whoever reads it, reads the counts too
             await send(message)
 
         try:
             await self.app(scope, receive, observed_send)
         finally:
-            status: int = answered[0]
-            elapsed = (answered[1] or time.perf_counter()) - started
-            route = route_of(scope)
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_DURATION.labels(route).observe(elapsed)
-            if facts is not None:
-                SLACK_REQUESTS.labels(facts.kind, slack_outcome(status)).inc()
-                SLACK_ACK.labels(facts.kind).observe(elapsed)
-
+            if not recorded:  # no answer (the app failed, or the client left)
+                record()
 
 def _delivery_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:

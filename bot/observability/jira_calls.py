@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.observability.metrics import JIRA_DURATION, JIRA_REQUESTS
+from bot.observability.metrics import JIRA_DURATION, JIRA_REQUESTS, Children
 
 # Path segments kept as they are; any other segment (an issue key, an id, a project key, an account id)
 # becomes {id}. Jira's resource names are lower-case words, its keys upper-case: they cannot meet.
@@ -29,6 +29,7 @@ _NOUNS = frozenset(
     """.split()
 )
 _MAX_SEGMENTS = 5
+_CALLS, _DURATION = Children(JIRA_REQUESTS), Children(JIRA_DURATION)
 _REST = re.compile(r"/rest/(?P<api>api|webhooks|agile|oauth2)/(?:\d+(?:\.\d+)?|latest)(?:/(?P<rest>.*))?$")
 _FIXED = (
     ("/oauth/token/accessible-resources", "oauth/accessible-resources"),
@@ -93,5 +94,5 @@ def observe_jira_call(url: str | httpx.URL) -> Iterator[Call]:
     finally:
         if outcome is not None:
             family = endpoint_family(url)
-            JIRA_REQUESTS.labels(family, outcome).inc()
-            JIRA_DURATION.labels(family).observe(time.perf_counter() - started)
+            _CALLS(family, outcome).inc()
+            _DURATION(family).observe(time.perf_counter() - started)

@@ -28,6 +28,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -60,6 +61,22 @@ def gauge(name: str, documentation: str, labels: Sequence[str] = (), *, multipro
     """`multiprocess_mode` says how workers' values combine: `livesum` (live workers only, summed),
     `max`, `min`, `sum`, `mostrecent`..."""
     return Gauge(PREFIX + name, documentation, list(labels), multiprocess_mode=multiprocess_mode)
+
+
+class Children:
+    """A metric's labelled children, looked up once per label values: `labels()` checks and locks on
+    every call, which the hottest paths (every request) can do without. Label values are a fixed set,
+    so the cache stays small."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 # What jirabot counts ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -51,18 +52,20 @@ def slack_request_id(body: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def observe_slack_request(
-    req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[Any]]
-) -> BoltResponse:
-    body = req.body
-    bind_request_id(slack_request_id(body))
-    facts = current_slack_request.get()
-    if facts is not None:
-        facts.kind = slack_kind(body)
-    await next()
-    return resp
+class SlackRequestObserver(AsyncMiddleware):
+    """A plain Bolt middleware (no argument injection: it runs on every request)."""
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        body = req.body
+        bind_request_id(slack_request_id(body))
+        facts = current_slack_request.get()
+        if facts is not None:
+            facts.kind = slack_kind(body)
+        return await next()
 
 
 def register(app: AsyncApp) -> None:
     """Runs after Bolt's own checks (signature, authorization): only verified requests are read."""
-    app.use(observe_slack_request)
+    app.use(SlackRequestObserver())

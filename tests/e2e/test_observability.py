@@ -287,10 +287,14 @@ def test_one_trace_runs_through_a_create_issue_submission(traced: World) -> None
                      if re.search(r"/rest/api/3/issue$", _url(s)) and s.name.startswith("POST")), None)
 
     jira = traced.slack.wait_for(create_span, 10, message="the Jira create span")
-    trace = [s for s in spans.get_finished_spans() if s.context.trace_id == jira.context.trace_id]
-    roots = [s for s in trace if s.parent is None]
-    assert len(roots) == 1 and roots[0].kind.name == "SERVER"
-    assert "/slack/events" in (roots[0].attributes.get("http.route") or roots[0].name)
+
+    def root_span() -> Any:  # it ends just after the answer has left
+        return next((s for s in spans.get_finished_spans()
+                     if s.context.trace_id == jira.context.trace_id and s.parent is None), None)
+
+    root = traced.slack.wait_for(root_span, 10, message="the incoming request's span")
+    assert root.kind.name == "SERVER"
+    assert "/slack/events" in (root.attributes.get("http.route") or root.name)
 
     def reply_span() -> Any:
         return next((s for s in spans.get_finished_spans() if s.context.trace_id == jira.context.trace_id
