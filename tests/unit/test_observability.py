@@ -204,7 +204,8 @@ def test_an_operators_metrics_folder_is_emptied_and_kept(
 
 
 def test_the_otlp_endpoint_must_be_a_url() -> None:
-    base = {"slack_signing_secret": "s", "slack_bot_token": "xoxb-1", "_env_file": None}
+    base = {"slack_signing_secret": "s", "slack_bot_token": "xoxb-1", "database_url": "sqlite:///x.db",
+            "_env_file": None}
     assert load_settings(**base).otel_exporter_otlp_endpoint is None
     assert load_settings(**base, otel_exporter_otlp_endpoint="http://collector:4318/")\
         .otel_exporter_otlp_endpoint == "http://collector:4318/"
