@@ -182,14 +182,14 @@ def test_no_label_value_names_a_user_team_account_or_issue(flavour, bot, slack, 
     labels = {(name, label, v) for (name, pairs), _ in samples.items() for label, v in pairs}
     leaks = [(name, label, v) for name, label, v in labels for f in forbidden if f and f in v]
     assert leaks == []
-    # Every value comes from a fixed vocabulary.
-    assert {v for name, label, v in labels if label == "route"} <= {
-        "/slack/events", "/metrics", "/healthz", "/jira/oauth/callback", "unmatched"}
+    # Every value comes from a fixed vocabulary (the metrics are the process's: earlier tests count too).
+    routes = {route.path for route in bot.live.app.routes} | {"/slack/install", "/slack/oauth_redirect"}
+    assert {v for name, label, v in labels if label == "route"} <= routes | {"unmatched"}
     endpoints = {v for name, label, v in labels if label == "endpoint"}
     assert endpoints and all(re.fullmatch(r"[a-z0-9/_{}.-]+", e, re.I) for e in endpoints), endpoints
     assert all(not re.search(r"\d", e.replace("oauth2", "")) for e in endpoints), endpoints
-    assert {v for name, label, v in labels if label == "status" and name.startswith("jirabot_http")} <= {
-        "200", "302", "400", "401", "403", "404", "405", "410", "413"}
+    assert all(re.fullmatch(r"[1-5]\d\d", v) for name, label, v in labels
+               if label == "status" and name.startswith("jirabot_http"))
 
 
 # Request ids ---------------------------------------------------------------------------------------------
