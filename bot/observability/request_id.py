@@ -5,8 +5,8 @@ variable into every log line it causes, including lines logged by tasks spawned 
 from __future__ import annotations
 
 import logging
+import random
 import re
-import secrets
 from contextvars import ContextVar
 
 _request_id: ContextVar[str | None] = ContextVar("jirabot_request_id", default=None)
@@ -16,7 +16,8 @@ _SAFE = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 def new_request_id() -> str:
-    return secrets.token_hex(8)
+    """16 hex digits; an id to find log lines by, not a secret (so no system call for it)."""
+    return f"{random.getrandbits(64):016x}"
 
 
 def current_request_id() -> str | None:
