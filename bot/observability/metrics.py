@@ -26,9 +26,9 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -57,7 +57,14 @@ def histogram(
     return Histogram(PREFIX + name, documentation, list(labels), buckets=buckets)
 
 
-def gauge(name: str, documentation: str, labels: Sequence[str] = (), *, multiprocess_mode: str) -> Gauge:
+MultiprocessMode = Literal[
+    "all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum", "mostrecent", "livemostrecent"
+]
+
+
+def gauge(
+    name: str, documentation: str, labels: Sequence[str] = (), *, multiprocess_mode: MultiprocessMode
+) -> Gauge:
     """`multiprocess_mode` says how workers' values combine: `livesum` (live workers only, summed),
     `max`, `min`, `sum`, `mostrecent`..."""
     return Gauge(PREFIX + name, documentation, list(labels), multiprocess_mode=multiprocess_mode)
@@ -199,7 +206,7 @@ def multiprocess_dir() -> str | None:
 class _ProcessRegistry:
     """The process registry as one collector of another registry (it has no `describe`)."""
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 
