@@ -177,16 +177,23 @@ def serve(settings: Settings, *, host: str, port: int | None, socket_mode: bool,
     resolve_encryptor(settings)
     run_stoppable(migrate_or_exit(settings))
     if workers > 1:
+        from bot.observability.multiprocess import shared_metrics_folder
+
         sock.close()  # uvicorn's supervisor binds the port again for its workers
-        uvicorn.run(
-            "bot.web.factory:create_worker_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            **UVICORN_OPTIONS,
-        )
+        # Every worker adds its metrics to one folder, so that any worker's /metrics shows the totals.
+        with shared_metrics_folder():
+            uvicorn.run(
+                "bot.web.factory:create_worker_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                **UVICORN_OPTIONS,
+            )
         return EXIT_OK
+    from bot.observability.multiprocess import reset_metrics_folder
+
+    reset_metrics_folder()  # before the metrics exist: an earlier run's values must not count
     from bot.web.factory import create_served_app
 
     server = uvicorn.Server(

@@ -16,6 +16,8 @@ from bot.clock import Clock, SystemClock
 from bot.jira.personal_data import PersonalDataClient
 from bot.jobs.scheduler import JobScheduler
 from bot.jobs.tasks import JobServices, build_jobs
+from bot.observability import slack as slack_observer
+from bot.observability.metrics import Metrics
 from bot.services.add_to_issue import AddToIssueService
 from bot.services.admins import AdminPolicy
 from bot.services.issue_cards import IssueCardService
@@ -37,6 +39,7 @@ from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
 from bot.slack.notifier import Notifier
+from bot.web.metrics import metrics_route
 from bot.web.oauth import oauth_callback_route
 from storage.crypto import Encryptor, load_or_create_key_file
 from storage.db import async_database_url, create_engine
@@ -68,6 +71,7 @@ class Components:
     routes: list[Any] = field(default_factory=list)
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -104,14 +108,31 @@ def build_components(
         bolt=bolt,
         router=router,
     )
+    components.services.update(slack_connections=connections)
     components.startup.append(connections.open)
     components.shutdown.append(connections.close)  # stops run in reverse: this one last
+    _wire_observability(components)
     _wire_linking(components)
     _wire_issues(components)
     _wire_add_to_issue(components)
     _wire_cards(components)
     _wire_jobs(components)
     return components
+
+
+def _wire_observability(c: Components) -> None:
+    """`GET /metrics`, the counts it reads from the database, and the Slack request observer (first of
+    the Bolt middleware that run after Bolt's own checks)."""
+    slack_observer.register(c.bolt)
+    c.metrics.gauges.add(
+        "linked_users", "Slack users' Jira links by status", c.storage.accounts.count_by_status, ["status"]
+    )
+    c.metrics.gauges.add(
+        "tenants", "Workspaces connected to Jira, by Jira kind", c.storage.tenants.count_by_kind, ["kind"]
+    )
+    c.routes.append(metrics_route(c.metrics))
+    c.startup.append(c.metrics.started)
+    c.shutdown.append(c.metrics.stopped)
 
 
 def _wire_linking(c: Components) -> None:

@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.observability.request_id import RequestIdFilter
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 _SECRET_PATTERNS = [
     re.compile(r"xox[abeprs]-[A-Za-z0-9-]+"),
@@ -88,6 +90,7 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactingFilter())
+    handler.addFilter(RequestIdFilter())  # request_id=… on every line a request causes
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -171,6 +171,9 @@ class Settings(DatabaseSettings):
 
     port: int = Field(default=3000, ge=1, le=65535)
 
+    # OpenTelemetry traces go to this OTLP/HTTP collector when set (needs the `otel` extra).
+    otel_exporter_otlp_endpoint: str | None = None
+
     @field_validator("jirabot_admins", mode="before")
     @classmethod
     def _admins_csv(cls, value: object) -> object:
@@ -195,6 +198,14 @@ class Settings(DatabaseSettings):
     def _base_urls(cls, value: str) -> str:
         _require_http_url(value)
         return value.rstrip("/")
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        _require_http_url(value.strip())
+        return value.strip()
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -26,6 +26,7 @@ from bot.jira.errors import (
     JiraUnauthorized,
     JiraUnavailable,
 )
+from bot.observability.jira_calls import observe_jira_call
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ async def send(
         attempt += 1
         last_attempt = attempt >= policy.max_attempts
         try:
-            response = await client.request(method, url, **kwargs)
+            with observe_jira_call(url) as call:
+                response = call.answered(await client.request(method, url, **kwargs))
         except httpx.ConnectError as exc:  # nothing reached the server
             if last_attempt:
                 raise JiraUnavailable(f"cannot connect to {_where(url)}", method=method, url=url) from exc

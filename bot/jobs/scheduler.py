@@ -22,6 +22,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock
+from bot.observability.metrics import JOB_DURATION, JOB_LAST_SUCCESS, JOB_RUNS
 from storage.repositories.leases import LeaseRepository
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class JobScheduler:
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._scheduler: AsyncIOScheduler | None = None
         self._stopping = False
+        self.tracer: Any = None  # an OpenTelemetry tracer when tracing is on: one span per run
 
     @property
     def jobs(self) -> dict[str, Job]:
@@ -184,6 +187,25 @@ class JobScheduler:
             self._running.pop(name, None)
 
     async def _run(self, job: Job, started: datetime) -> Tick:
+        """One run, counted by outcome and timed (and a span of its own when tracing is on)."""
+        span = self.tracer.start_as_current_span(f"job {job.name}") if self.tracer else nullcontext()
+        clock_started = time.monotonic()
+        outcome = "failed"
+        try:
+            with span:
+                tick = await self._run_once(job, started)
+            if not tick.failed:
+                outcome = "ok"
+                JOB_LAST_SUCCESS.labels(job.name).set(time.time())
+            return tick
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            JOB_RUNS.labels(job.name, outcome).inc()
+            JOB_DURATION.labels(job.name).observe(time.monotonic() - clock_started)
+
+    async def _run_once(self, job: Job, started: datetime) -> Tick:
         clock_started = time.monotonic()
         heartbeat = asyncio.create_task(self._heartbeat(job.name))
         try:

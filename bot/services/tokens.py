@@ -19,6 +19,7 @@ import httpx
 from bot.clock import Clock
 from bot.jira.client import JiraClient, TokenAuth
 from bot.jira.errors import JiraUnauthorized, OAuthInvalidGrant, ReconnectRequired
+from bot.observability.metrics import TOKEN_REFRESHES
 from bot.services.oauth_apps import OAuthApps
 from bot.settings import Settings
 from storage.repositories.accounts import REFRESH_LEASE, AccountRecord, TokenSet
@@ -73,13 +74,20 @@ class TokenService:
             if not current.refresh_token:
                 return None
             try:
-                return await self._apps.for_tenant(tenant).refresh(current.refresh_token, self._clock.now())
+                refreshed = await self._apps.for_tenant(tenant).refresh(current.refresh_token,
+                                                                        self._clock.now())
             except OAuthInvalidGrant:
+                TOKEN_REFRESHES.labels("invalid_grant").inc()
                 log.warning(
                     "jira.oauth.refresh_invalid_grant",
                     extra={"team_id": tenant.team_id, "slack_user_id": current.slack_user_id},
                 )
                 return None
+            except Exception:
+                TOKEN_REFRESHES.labels("error").inc()
+                raise
+            TOKEN_REFRESHES.labels("ok").inc()
+            return refreshed
 
         updated = await self._storage.accounts.refresh_serialised(
             account.id, still_fresh=still_fresh, refresher=refresher, clock=self._clock.now, lease=self._lease

@@ -60,6 +60,7 @@ class SlackConnections:
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
         self._clients: list[AsyncWebClient] = []
+        self.trace_configs: list[aiohttp.TraceConfig] = []  # tracing's hooks, when it is on
 
     def share_with(self, client: AsyncWebClient) -> AsyncWebClient:
         self._clients.append(client)
@@ -67,7 +68,10 @@ class SlackConnections:
         return client
 
     async def open(self) -> None:
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30))
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+            trace_configs=list(self.trace_configs) or None,
+        )
         for client in self._clients:
             client.session = self.session
 

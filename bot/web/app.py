@@ -9,11 +9,14 @@ from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.container import Components
+from bot.observability.asgi import RequestObserver
+from bot.observability.tracing import trace_from_settings
 from bot.web.limits import RequestLimits
 from storage.migrate import upgrade
 
@@ -66,11 +69,13 @@ def create_asgi_app(components: Components, *, migrate: bool = True, socket_mode
             await components.aclose()
             log.info("app.stopped")
 
-    app = Starlette(routes=routes, lifespan=lifespan)
-    # Outermost: bodies capped and Slack's signature checked before any route reads them.
-    app.add_middleware(
-        RequestLimits, signing_secret=components.settings.slack_signing_secret.get_secret_value()
-    )
+    # Outermost: request ids, HTTP and Slack metrics for every answer, refusals included; then bodies
+    # capped and Slack's signature checked before any route reads them.
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[
+        Middleware(RequestObserver, routes=routes),
+        Middleware(RequestLimits, signing_secret=components.settings.slack_signing_secret.get_secret_value()),
+    ])
+    trace_from_settings(components, app)
     return app
 
 

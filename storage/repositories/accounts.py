@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Encryptor
@@ -360,6 +360,15 @@ class AccountRepository:
             row = await session.get(JiraAccount, account_id)
             if row is not None:
                 row.last_project_key = project_key
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Links of every workspace by status (each status present, zero or not): one COUNT."""
+        async with self._db.connection() as connection:
+            rows = await connection.execute(
+                select(JiraAccount.status, func.count()).group_by(JiraAccount.status)
+            )
+            found = {str(status): int(count) for status, count in rows}
+        return {status.value: found.get(status.value, 0) for status in LinkStatus}
 
     async def list_needing_refresh(self, *, expiring_before: datetime, idle_since: datetime) -> list[int]:
         """Linked accounts whose access token expires soon or whose refresh token sat idle too long."""

@@ -11,7 +11,7 @@ from sqlalchemy import Table, delete, func, select
 
 from storage.crypto import Encryptor
 from storage.database import Database
-from storage.models import JiraAccount, LinkStatus, TenantInstall
+from storage.models import JiraAccount, JiraKind, LinkStatus, TenantInstall
 from storage.repositories.accounts import AccountRecord, AccountRepository, JiraIdentity, TokenSet
 from storage.repositories.audit import audit_entry
 
@@ -106,6 +106,15 @@ class TenantRepository:
         async with self._db.transaction() as session:
             rows = await session.scalars(select(TenantInstall).order_by(TenantInstall.id))
             return [self._record(row) for row in rows]
+
+    async def count_by_kind(self) -> dict[str, int]:
+        """Installed workspaces by Jira kind (cloud, datacenter; each present, zero or not): one COUNT."""
+        async with self._db.connection() as connection:
+            rows = await connection.execute(
+                select(TenantInstall.kind, func.count()).group_by(TenantInstall.kind)
+            )
+            found = {str(kind): int(count) for kind, count in rows}
+        return {kind.value: found.get(kind.value, 0) for kind in JiraKind}
 
     async def install(
         self,
