@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.jira.hosts import HostPolicy
+
 DEFAULT_SQLITE_PATH = Path("data") / "jirabot.sqlite3"
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
     jirabot_public_url: str = "http://localhost:3000"
     jirabot_encryption_key: SecretStr | None = None
     jirabot_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host names, IP addresses or CIDR ranges a Data Center base URL may point to (bot.jira.hosts).
+    jirabot_jira_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     atlassian_client_id: str | None = None
     atlassian_client_secret: SecretStr | None = None
@@ -80,6 +84,26 @@ class Settings(BaseSettings):
         bad = [v for v in value if not _SLACK_ID.match(v)]
         if bad:
             raise ValueError(f"not Slack user IDs: {', '.join(bad)} (expected e.g. U012AB3CD)")
+        return value
+
+    @field_validator("jirabot_jira_hosts", mode="before")
+    @classmethod
+    def _jira_hosts_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("jirabot_jira_hosts")
+    @classmethod
+    def _jira_hosts(cls, value: list[str]) -> list[str]:
+        from bot.jira.hosts import HostListError, parse_entry
+
+        problems = []
+        for entry in value:
+            try:
+                parse_entry(entry)
+            except HostListError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems) + " (expected e.g. jira.internal, 10.0.0.5, 10.1.0.0/16)")
         return value
 
     @field_validator("log_level")
@@ -152,6 +176,10 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql"))
+
+    @property
+    def jira_host_policy(self) -> HostPolicy:
+        return HostPolicy.from_setting(self.jirabot_jira_hosts, multi_workspace=self.multi_workspace)
 
     @property
     def oauth_redirect_uri(self) -> str:

@@ -17,6 +17,7 @@ from storage.repositories import (
     StateRepository,
     TenantRepository,
 )
+from storage.repositories.confirmations import ConfirmationRepository
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Storage:
     tenants: TenantRepository
     accounts: AccountRepository
     states: StateRepository
+    confirmations: ConfirmationRepository
     audit: AuditRepository
     issue_links: IssueLinkRepository
     idempotency: IdempotencyRepository
@@ -41,6 +43,7 @@ class Storage:
             tenants=TenantRepository(db, encryptor, accounts),
             accounts=accounts,
             states=StateRepository(db, encryptor),
+            confirmations=ConfirmationRepository(db, encryptor),
             audit=AuditRepository(db),
             issue_links=IssueLinkRepository(db),
             idempotency=IdempotencyRepository(db),

@@ -9,11 +9,13 @@ from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.container import Components
+from bot.web.headers import SecurityHeaders
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ def create_asgi_app(components: Components, *, migrate: bool = True, socket_mode
             await components.aclose()
             log.info("app.stopped")
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
 
 
 async def _start_socket_mode(components: Components) -> Any:
