@@ -137,6 +137,7 @@ def _wire_linking(c: Components) -> None:
             projects=projects,
             redirect_uri=c.settings.oauth_redirect_uri,
             cloud_available=apps.cloud_configured,
+            allowed_hosts=c.settings.jira_host_policy.describe(),
         ),
     )
     authorizations = AuthorizationService(c.storage, apps, c.clock, JiraClientFactory(c.settings, c.http))

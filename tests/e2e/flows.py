@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
 from urllib.parse import urlsplit
 
 import httpx
 
+from tests.e2e.browser import Browser, confirmation_form
 from tests.emulators.atlassian import AtlassianEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.emulators.slack_driver import SlackDriver, SlackResult
-from tests.e2e.browser import Browser, confirmation_form
 from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, BotHarness
 
 ADMIN = "U0ADMIN01"
