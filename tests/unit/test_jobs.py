@@ -364,7 +364,8 @@ def test_key_rotation_reencrypts_secrets_stored_under_an_older_key(rotating_bot:
                                 expires_at=now + timedelta(minutes=10))
         await old.confirmations.create(token_hash="c" * 64, browser_hash="b" * 64, team_id=TEAM,
                                        enterprise_id=None, slack_user_id=ALICE, purpose="link",
-                                       result='{"tokens": "x"}', now=now, expires_at=now + timedelta(minutes=10))
+                                       result='{"tokens": "x"}', now=now,
+                                       expires_at=now + timedelta(minutes=10))
 
     bot.run(seed())
     outcome = bot.run(tasks.key_rotation(service(bot, "key_rotation")))
@@ -384,7 +385,7 @@ def test_key_rotation_reencrypts_secrets_stored_under_an_older_key(rotating_bot:
         "access-a", "refresh-a", "dc-secret", "verifier", '{"kind":"x"}']
     again = bot.run(tasks.key_rotation(service(bot, "key_rotation")))
     assert again.counts == {"account_values": 0, "tenant_values": 0, "state_values": 0,
-                            "slack_install_values": 0}
+                            "confirmation_values": 0, "slack_install_values": 0}
 
 
 # The scheduler: one run per due time, across replicas -------------------------------------------
