@@ -84,7 +84,10 @@ class HostPolicy:
     def describe(self) -> str:
         """What is allowed, in words for the install form."""
         if self.configured:
-            listed = sorted(self.names) + [str(network) for network in self.networks]
+            listed = sorted(self.names) + [
+                str(network.network_address) if network.num_addresses == 1 else str(network)
+                for network in self.networks
+            ]
             return "Allowed Data Center hosts (JIRABOT_JIRA_HOSTS): " + ", ".join(listed) + "."
         if self.public_only:
             return (
