@@ -78,8 +78,12 @@ def test_text_log_values_are_quoted_when_they_hold_spaces_or_control_characters(
 
 def test_states_codes_and_response_urls_never_reach_the_log_even_at_debug() -> None:
     stream = io.StringIO()
-    configure_logging("debug", "text")
     root = logging.getLogger()
+    names = ["slack_bolt", "slack_sdk", "httpx", "httpcore", "apscheduler", "aiosqlite", "alembic"]
+    names += ["uvicorn", "uvicorn.error", "uvicorn.access"]
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in names})
+    saved_uvicorn = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate) for n in names}
+    configure_logging("debug", "text")
     handler = root.handlers[0]
     handler.stream = stream  # type: ignore[attr-defined]
     try:
@@ -97,7 +101,11 @@ def test_states_codes_and_response_urls_never_reach_the_log_even_at_debug() -> N
         logging.getLogger("bot.test").info("event", extra={"state": "secret6", "response_url": "secret7"})
         logging.getLogger("bot.test").debug('{"code": "secret8", "type": "view_submission"}')
     finally:
-        configure_logging("info", "text")
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
+            logging.getLogger(name).handlers[:], logging.getLogger(name).propagate = saved_uvicorn[name]
     output = stream.getvalue()
     assert output.count("\n") == 5
     for n in range(1, 9):
