@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import socket
 import typing
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
 
 import httpcore
@@ -155,11 +156,24 @@ class JiraTransport(httpx.AsyncBaseTransport):
         await self._fenced.aclose()
 
 
+def environment_proxy(urls: Iterable[str]) -> str | None:
+    """The proxy HTTP(S)_PROXY names for these URLs (unless NO_PROXY exempts one), as httpx would use."""
+    proxies = urllib.request.getproxies()
+    for url in urls:
+        parts = httpx.URL(url)
+        if proxies.get(parts.scheme) and not urllib.request.proxy_bypass(parts.host):
+            return proxies[parts.scheme]
+    return None
+
+
 def build_jira_transport(
     policy: HostPolicy, *, trusted_bases: Iterable[str], limits: httpx.Limits, resolver: Resolver = resolve
 ) -> JiraTransport:
+    """Atlassian Cloud calls keep the environment's proxy; Data Center calls never use one (the fence
+    must see the address it connects to)."""
+    bases = list(trusted_bases)
     return JiraTransport(
-        trusted_bases,
-        trusted=httpx.AsyncHTTPTransport(limits=limits),
+        bases,
+        trusted=httpx.AsyncHTTPTransport(limits=limits, proxy=environment_proxy(bases)),
         fenced=fenced_transport(policy, limits=limits, resolver=resolver),
     )

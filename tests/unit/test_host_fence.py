@@ -192,3 +192,14 @@ async def test_the_bots_client_fences_data_center_calls() -> None:
             with pytest.raises(httpx.ConnectError):
                 await client.post(f"{base}/jira/rest/oauth2/latest/token")
         assert server.connections == 1
+
+
+def test_cloud_calls_keep_the_environments_proxy_and_no_proxy(monkeypatch) -> None:
+    from bot.jira.fence import environment_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "auth.internal")
+    assert environment_proxy(["https://api.atlassian.com"]) == "http://proxy.test:3128"
+    assert environment_proxy(["https://auth.internal"]) is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert environment_proxy(["https://api.atlassian.com"]) is None
