@@ -524,7 +524,9 @@ class _DataCenterCall:
         self._started = time.monotonic()
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: Any) -> bool:
-        if exc is not None and isinstance(exc, JiraError):
+        # Whatever the host answered (or not) ends the same way; a body that is not what Jira sends
+        # fails to parse (ValueError, KeyError, TypeError) and is treated alike.
+        if exc is not None and isinstance(exc, JiraError | ValueError | KeyError | TypeError):
             raise _DataCenterFailed(self._host, self._started, type(exc).__name__) from None
         return False
 
@@ -569,8 +571,9 @@ def _other_browser() -> CallbackResult:
         403,
         "other_browser",
         "Open this link in your own browser",
-        "This authorization was started in another browser, so it cannot be finished here and nothing "
-        "was connected. To connect your own Jira account, run `/jira connect` in Slack yourself.",
+        "This authorization was started in another browser (or this browser does not keep the bot's "
+        "cookie), so it cannot be finished here and nothing was connected. To connect your own Jira "
+        "account, run `/jira connect` in Slack yourself, and finish in the browser it opens.",
     )
 
 

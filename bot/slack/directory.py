@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.app import SlackGateway
@@ -44,4 +45,6 @@ class SlackDirectory:
                 workspace = f"{team_name} ({host})" if host else team_name
         except SlackApiError as exc:
             log.warning("slack.names_failed", extra={"team_id": team_id, "error": exc.response.get("error")})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack.names_failed", extra={"team_id": team_id, "error": type(exc).__name__})
         return SlackNames(user, workspace)

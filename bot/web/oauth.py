@@ -64,7 +64,20 @@ def oauth_routes(
             background=BackgroundTask(_tell_slack, notifier, result),
         )
 
+    def head_only(request: Request) -> Response | None:
+        """A HEAD (link checkers, previews) neither claims a state nor uses a code."""
+        if request.method != "HEAD":
+            return None
+        return HTMLResponse(
+            render_page(
+                "Open this link in your browser", ["Open this link in a browser to continue."], ok=True
+            ),
+            headers=_NO_STORE,
+        )
+
     async def start(request: Request) -> Response:
+        if (response := head_only(request)) is not None:
+            return response
         browser = _browser_of(request) or secrets.token_urlsafe(32)
         result = await authorizations.start(state=request.query_params.get("state"), browser=browser)
         if result.redirect_to is None:
@@ -74,6 +87,8 @@ def oauth_routes(
         )
 
     async def callback(request: Request) -> Response:
+        if (response := head_only(request)) is not None:
+            return response
         params = request.query_params
         browser = _browser_of(request)
         result = await authorizations.complete(

@@ -263,3 +263,13 @@ def test_the_provider_error_is_escaped_and_bounded_everywhere(cloud: World) -> N
     assert "<" not in dm and "evil" in dm and "\n" not in dm and "x" * 100 not in dm
     assert "alert" not in dm  # the description stays out of Slack
     assert account_of(cloud, ALICE) is None
+
+
+def test_a_link_checker_s_head_request_neither_claims_nor_uses_anything(cloud: World) -> None:
+    install(cloud)
+    url = connect_url(cloud)
+    assert httpx.head(url, timeout=15).status_code == 200
+    assert httpx.head(f"{cloud.bot.url}/jira/oauth/callback?state=x&code=y", timeout=15).status_code == 200
+    with Browser(ALICE_ACCOUNT) as alice:
+        done = alice.confirm(alice.open(url))
+    assert done.status_code == 200 and account_of(cloud, ALICE) is not None
