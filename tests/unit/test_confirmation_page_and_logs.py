@@ -117,3 +117,34 @@ def test_the_install_form_names_the_allowed_hosts() -> None:
     modal = build_install_modal("https://bot/jira/oauth/callback", allowed_hosts="Allowed: jira.internal.")
     assert any("Allowed: jira.internal." in str(block) for block in modal["blocks"])
     assert not any("Allowed" in str(block) for block in build_install_modal("https://bot/cb")["blocks"])
+
+
+async def test_the_browser_cookie_is_secure_behind_an_https_public_url() -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+
+    from bot.services.authorizations import CallbackResult
+    from bot.web.headers import SecurityHeaders
+    from bot.web.oauth import oauth_routes
+
+    seen: list[str] = []
+
+    class Authorizations:
+        async def start(self, *, state: str | None, browser: str) -> CallbackResult:
+            seen.append(browser)
+            return CallbackResult(
+                302, "", [], "started", redirect_to="https://auth.example.com/authorize?x=1"
+            )
+
+    routes = oauth_routes(Authorizations(), None, None, "https://bot.example.com")  # type: ignore[arg-type]
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://bot.example.com") as client:
+        first = await client.get("/jira/oauth/start?state=s")
+        second = await client.get("/jira/oauth/start?state=t")
+    cookie = first.headers["set-cookie"]
+    assert first.status_code == 302 and first.headers["location"].startswith("https://auth.example.com/")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert len(seen) == 2 and seen[0] == seen[1] and len(seen[0]) >= 40  # one browser, one cookie
+    assert second.headers["x-content-type-options"] == "nosniff"
