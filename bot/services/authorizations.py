@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -29,13 +28,27 @@ from typing import Any
 from bot.clock import Clock
 from bot.jira.errors import JiraError, OAuthError
 from bot.jira.sites import normalise_site_url, site_display
+from bot.services.authorization_outcomes import (
+    CallbackResult,
+    ConfirmationRequest,
+    failure,
+    held_elsewhere,
+    missing_state,
+    oauth_error_code,
+    oauth_error_text,
+    other_browser,
+    other_site,
+    provider_error,
+    rejected_confirmation,
+    rejected_state,
+    success,
+)
 from bot.services.linking import JiraClientFactory, hash_secret
 from bot.services.oauth_apps import CloudAppNotConfigured, OAuthApps
 from storage.models import OAuthPurpose
-from storage.repositories.accounts import AccountLinkedElsewhere, AccountRecord, JiraIdentity, TokenSet
+from storage.repositories.accounts import AccountLinkedElsewhere, JiraIdentity, TokenSet
 from storage.repositories.confirmations import ConfirmationRejected, ConfirmationRejection
-from storage.repositories.states import StateRecord, StateRejected, StateRejection
-from storage.repositories.tenants import TenantRecord
+from storage.repositories.states import StateRecord, StateRejected
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -43,55 +56,6 @@ log = logging.getLogger(__name__)
 # A Data Center exchange that fails, for whatever reason (host not allowed, unreachable, refused, not
 # Jira at all), answers no sooner than this: the page and its timing tell nothing about the host.
 DC_FAILURE_FLOOR_SECONDS = 5.0
-ERROR_CODE_LIMIT = 64
-ERROR_DESCRIPTION_LIMIT = 200
-_NOT_CODE = re.compile(r"[^A-Za-z0-9_.\-]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def oauth_error_code(value: str | None) -> str:
-    """An OAuth `error` parameter reduced to what error codes are made of, and bounded."""
-    return _NOT_CODE.sub("", value or "")[:ERROR_CODE_LIMIT] or "unknown"
-
-
-def oauth_error_text(value: str | None) -> str:
-    """An `error_description` without control characters, bounded (still to be escaped where shown)."""
-    text = _CONTROL.sub(" ", value or "").strip()
-    return text if len(text) <= ERROR_DESCRIPTION_LIMIT else text[: ERROR_DESCRIPTION_LIMIT - 1] + "…"
-
-
-@dataclass(frozen=True)
-class ConfirmationRequest:
-    """What the confirmation page shows and posts back."""
-
-    token: str
-    install: bool
-    jira_name: str
-    jira_email: str | None
-    site: str
-
-
-@dataclass(frozen=True)
-class CallbackResult:
-    """What the browser is shown, and what the user is told in Slack."""
-
-    status_code: int
-    title: str
-    paragraphs: list[str]
-    reason: str
-    team_id: str | None = None
-    enterprise_id: str | None = None
-    slack_user_id: str | None = None
-    slack_text: str | None = None
-    linked: bool = False
-    tenant: TenantRecord | None = None
-    account: AccountRecord | None = None
-    confirmation: ConfirmationRequest | None = None
-    redirect_to: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code < 400
 
 
 class AuthorizationService:
@@ -114,19 +78,19 @@ class AuthorizationService:
     async def start(self, *, state: str | None, browser: str) -> CallbackResult:
         """Binds the state to this browser and answers where to send it (`redirect_to`)."""
         if not state:
-            return _missing_state()
+            return missing_state()
         try:
             record = await self._storage.states.claim(
                 hash_secret(state), hash_secret(browser), self._clock.now()
             )
         except StateRejected as rejected:
-            return _rejected_state(rejected)
+            return rejected_state(rejected)
         try:
             url = await self._authorize_url(record, state)
         except CloudAppNotConfigured:
             url = None
         if url is None:
-            return _fail(
+            return failure(
                 400,
                 "not_installed",
                 "Jira is not connected to this workspace",
@@ -169,17 +133,17 @@ class AuthorizationService:
     ) -> CallbackResult:
         now = self._clock.now()
         if not state:
-            return _missing_state()
+            return missing_state()
         if not browser:
-            return _other_browser()
+            return other_browser()
         try:
             record = await self._storage.states.consume(hash_secret(state), now, hash_secret(browser))
         except StateRejected as rejected:
-            return _rejected_state(rejected)
+            return rejected_state(rejected)
         if error:
-            return _provider_error(record, oauth_error_code(error), oauth_error_text(error_description))
+            return provider_error(record, oauth_error_code(error), oauth_error_text(error_description))
         if not code:
-            return _fail(
+            return failure(
                 400,
                 "missing_code",
                 "This link is incomplete",
@@ -198,7 +162,7 @@ class AuthorizationService:
                 "jira.oauth.exchange_failed",
                 extra={"team_id": record.team_id, "error": oauth_error_code(exc.error), "status": exc.status},
             )
-            return _fail(
+            return failure(
                 400,
                 "exchange_failed",
                 "Jira refused the authorization",
@@ -211,7 +175,7 @@ class AuthorizationService:
                 "jira.oauth.jira_unreachable",
                 extra={"team_id": record.team_id, "error_type": type(exc).__name__},
             )
-            return _fail(
+            return failure(
                 400,
                 "jira_error",
                 "Jira could not be reached",
@@ -230,7 +194,7 @@ class AuthorizationService:
             record.team_id, pending.identity.account_id, besides=record.slack_user_id
         )
         if holder is not None:
-            return _held_elsewhere(record, pending.identity)
+            return held_elsewhere(record, pending.identity)
         token = secrets.token_urlsafe(32)
         await self._storage.confirmations.create(
             token_hash=hash_secret(token),
@@ -271,7 +235,7 @@ class AuthorizationService:
         site_url = str(payload.get("site_url") or "")
         existing = await self._storage.tenants.get(record.team_id)
         if existing is not None and normalise_site_url(existing.site_url) != normalise_site_url(site_url):
-            return _other_site(record, existing)
+            return other_site(record, existing)
         if payload.get("kind") == "cloud":
             oauth = self._apps.cloud()
             tokens = await oauth.exchange_code(code, now)
@@ -279,7 +243,7 @@ class AuthorizationService:
             wanted = normalise_site_url(site_url)
             resource = next((r for r in resources if normalise_site_url(r.url) == wanted), None)
             if resource is None:
-                return _fail(
+                return failure(
                     403,
                     "site_not_accessible",
                     "No access to that Jira site",
@@ -315,7 +279,7 @@ class AuthorizationService:
     ) -> _Pending | CallbackResult:
         tenant = await self._storage.tenants.get(record.team_id)
         if tenant is None:
-            return _fail(
+            return failure(
                 400,
                 "not_installed",
                 "Jira is not connected to this workspace",
@@ -327,7 +291,7 @@ class AuthorizationService:
             tokens = await oauth.exchange_code(code, now)
             resources = await oauth.accessible_resources(tokens.access_token)
             if not any(r.cloud_id == tenant.cloud_id for r in resources):
-                return _fail(
+                return failure(
                     403,
                     "site_not_accessible",
                     "No access to this Jira site",
@@ -356,7 +320,7 @@ class AuthorizationService:
             extra={"team_id": record.team_id, "host": failed.host, "error_type": failed.error_type},
         )
         await asyncio.sleep(max(0.0, failed.started + self._dc_failure_floor - time.monotonic()))
-        return _fail(
+        return failure(
             502,
             "datacenter_failed",
             "Jira could not complete the connection",
@@ -379,7 +343,7 @@ class AuthorizationService:
         try:
             record = await self._take(token, browser, now)
         except ConfirmationRejected as rejected:
-            return _rejected_confirmation(rejected)
+            return rejected_confirmation(rejected)
         pending = _Pending.from_json(json.loads(record.result))
         try:
             if pending.install is not None:
@@ -388,7 +352,7 @@ class AuthorizationService:
                 if existing is not None and normalise_site_url(existing.site_url) != normalise_site_url(
                     site_url
                 ):
-                    return _other_site(record, existing)
+                    return other_site(record, existing)
                 tenant, account = await self._storage.tenants.install(
                     team_id=record.team_id,
                     enterprise_id=record.enterprise_id,
@@ -407,10 +371,10 @@ class AuthorizationService:
                     "jira.tenant.installed",
                     extra={"team_id": record.team_id, "kind": tenant.kind, "site": tenant.site_host},
                 )
-                return _success(record, tenant, account, installed=True)
+                return success(record, tenant, account, installed=True)
             tenant = await self._storage.tenants.get(record.team_id)
             if tenant is None or tenant.id != pending.tenant_id:
-                return _fail(
+                return failure(
                     409,
                     "install_changed",
                     "Jira's connection changed",
@@ -427,20 +391,20 @@ class AuthorizationService:
                 now=now,
             )
         except AccountLinkedElsewhere:
-            return _held_elsewhere(record, pending.identity)
+            return held_elsewhere(record, pending.identity)
         log.info(
             "jira.account.linked", extra={"team_id": record.team_id, "slack_user_id": record.slack_user_id}
         )
-        return _success(record, tenant, account, installed=False)
+        return success(record, tenant, account, installed=False)
 
     async def cancel(self, *, token: str | None, browser: str | None) -> CallbackResult:
         try:
             record = await self._take(token, browser, self._clock.now())
         except ConfirmationRejected as rejected:
-            return _rejected_confirmation(rejected)
+            return rejected_confirmation(rejected)
         log.info("jira.oauth.cancelled", extra={"team_id": record.team_id, "purpose": record.purpose})
         command = "/jira admin install" if record.purpose == OAuthPurpose.INSTALL.value else "/jira connect"
-        return _fail(
+        return failure(
             200,
             "cancelled",
             "Cancelled",
@@ -529,177 +493,3 @@ class _DataCenterCall:
         if exc is not None and isinstance(exc, JiraError | ValueError | KeyError | TypeError):
             raise _DataCenterFailed(self._host, self._started, type(exc).__name__) from None
         return False
-
-
-# Pages ----------------------------------------------------------------------------------------------
-
-
-def _fail(
-    status: int,
-    reason: str,
-    title: str,
-    text: str,
-    *,
-    record: StateRecord | Any | None = None,
-    tell_slack: bool = True,
-    slack_text: str | None = None,
-) -> CallbackResult:
-    told = record is not None and tell_slack
-    return CallbackResult(
-        status_code=status,
-        title=title,
-        paragraphs=[text, "You can close this window."],
-        reason=reason,
-        team_id=record.team_id if record else None,
-        enterprise_id=record.enterprise_id if record else None,
-        slack_user_id=record.slack_user_id if record else None,
-        slack_text=(slack_text or text) if told else None,
-    )
-
-
-def _missing_state() -> CallbackResult:
-    return _fail(
-        400,
-        "missing_state",
-        "This link is incomplete",
-        "The authorization link is missing its state. Start again from Slack with `/jira connect`.",
-    )
-
-
-def _other_browser() -> CallbackResult:
-    return _fail(
-        403,
-        "other_browser",
-        "Open this link in your own browser",
-        "This authorization was started in another browser (or this browser does not keep the bot's "
-        "cookie), so it cannot be finished here and nothing was connected. To connect your own Jira "
-        "account, run `/jira connect` in Slack yourself, and finish in the browser it opens.",
-    )
-
-
-def _rejected_state(rejected: StateRejected) -> CallbackResult:
-    reason = rejected.reason
-    log.warning(f"jira.oauth.state_{reason.value}")
-    if reason is StateRejection.UNKNOWN:
-        return _fail(
-            400,
-            "state_unknown",
-            "This link is not valid",
-            "This authorization link is unknown to the bot. Start again from Slack with `/jira connect`.",
-        )
-    if reason is StateRejection.OTHER_BROWSER:
-        return _other_browser()
-    if reason is StateRejection.EXPIRED:
-        return _fail(
-            400,
-            "state_expired",
-            "This link has expired",
-            "Authorization links are valid for 10 minutes. Run `/jira connect` in Slack to get a new one.",
-            record=rejected.record,
-        )
-    return _fail(
-        400,
-        "state_reused",
-        "This link was already used",
-        "Each authorization link works once. Run `/jira connect` in Slack to get a new one.",
-        record=rejected.record,
-    )
-
-
-def _rejected_confirmation(rejected: ConfirmationRejected) -> CallbackResult:
-    reason = rejected.reason
-    log.warning(f"jira.oauth.confirmation_{reason.value}")
-    if reason is ConfirmationRejection.OTHER_BROWSER:
-        return _other_browser()
-    if reason is ConfirmationRejection.UNKNOWN:
-        return _fail(
-            403,
-            "confirmation_unknown",
-            "This confirmation is not valid",
-            "The bot does not know this confirmation, so nothing was connected. Start again from Slack "
-            "with `/jira connect`.",
-        )
-    if reason is ConfirmationRejection.EXPIRED:
-        return _fail(
-            400,
-            "confirmation_expired",
-            "This confirmation has expired",
-            "Confirmations are valid for 10 minutes, so nothing was connected. Run `/jira connect` in "
-            "Slack to start again.",
-        )
-    return _fail(
-        400,
-        "confirmation_used",
-        "Already answered",
-        "This authorization was already confirmed or cancelled. Check `/jira status` in Slack.",
-    )
-
-
-def _provider_error(record: StateRecord, error: str, description: str) -> CallbackResult:
-    denied = error == "access_denied"
-    log.info(
-        "jira.oauth.provider_error",
-        extra={"error": error, "error_description": description, "team_id": record.team_id},
-    )
-    command = "/jira admin install" if record.purpose == OAuthPurpose.INSTALL.value else "/jira connect"
-    if denied:
-        text = (
-            f"You declined access to Jira, so nothing was connected. Run `{command}` again whenever "
-            "you're ready."
-        )
-        return _fail(403, "consent_denied", "Authorization declined", text, record=record)
-    text = f"Jira did not authorize the connection ({error}). Nothing was connected; please try again."
-    result = _fail(400, "provider_error", "Authorization failed", text, record=record)
-    if description:
-        result.paragraphs.insert(1, f"Jira said: {description}")
-    return result
-
-
-def _other_site(record: Any, existing: TenantRecord) -> CallbackResult:
-    return _fail(
-        409,
-        "other_site_installed",
-        "Another Jira site is connected",
-        f"This workspace is already connected to {site_display(existing.site_url)}. Run "
-        "`/jira admin uninstall` first to connect a different site.",
-        record=record,
-    )
-
-
-def _held_elsewhere(record: Any, identity: JiraIdentity) -> CallbackResult:
-    who = identity.display_name or identity.email or "This Jira account"
-    log.warning("jira.oauth.account_held_elsewhere", extra={"team_id": record.team_id})
-    return _fail(
-        409,
-        "account_linked_to_another_user",
-        "This Jira account is already linked",
-        f"The Jira account {who} is already linked to another Slack user of this workspace, who keeps "
-        "that link; each Jira account can be linked to one Slack user per workspace. Nothing was "
-        "changed.",
-        record=record,
-    )
-
-
-def _success(record: Any, tenant: TenantRecord, account: AccountRecord, *, installed: bool) -> CallbackResult:
-    who = account.display_name or account.email or account.jira_account_id or "your Jira account"
-    connected = f"Connected as {who} on {tenant.site_host}."
-    if installed:
-        text = (
-            f"This workspace is now connected to Jira at {tenant.site_host}. {connected} "
-            "Everyone in the workspace can now link their own account with `/jira connect`."
-        )
-    else:
-        text = connected
-    return CallbackResult(
-        status_code=200,
-        title="Connected to Jira" if not installed else "Jira is connected",
-        paragraphs=[text, "You can close this window and go back to Slack."],
-        reason="linked",
-        team_id=record.team_id,
-        enterprise_id=record.enterprise_id,
-        slack_user_id=record.slack_user_id,
-        slack_text=connected if not installed else text,
-        linked=True,
-        tenant=tenant,
-        account=account,
-    )
