@@ -84,6 +84,8 @@ def test_states_codes_and_response_urls_never_reach_the_log_even_at_debug() -> N
     saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in names})
     saved_uvicorn = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate) for n in names}
     configure_logging("debug", "text")
+    for name in names:  # as in a process that starts at debug (earlier tests may have quietened them)
+        logging.getLogger(name).setLevel(logging.NOTSET)
     handler = root.handlers[0]
     handler.stream = stream  # type: ignore[attr-defined]
     try:
