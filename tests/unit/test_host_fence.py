@@ -64,6 +64,7 @@ def test_entries_are_checked_and_bad_ones_named() -> None:
         load_settings(
             slack_signing_secret="s",
             slack_bot_token="xoxb-1",
+            database_url="",
             jirabot_jira_hosts="jira.ok, http://bad",
             _env_file=None,
         )
@@ -74,6 +75,7 @@ def test_entries_are_checked_and_bad_ones_named() -> None:
     settings = load_settings(
         slack_signing_secret="s",
         slack_bot_token="xoxb-1",
+        database_url="",
         jirabot_jira_hosts="jira.ok,10.0.0.0/8",
         _env_file=None,
     )

@@ -85,27 +85,16 @@ async def test_replicas_starting_together_migrate_once(database_url: str) -> Non
 
     from sqlalchemy import text
 
+    from storage.models import Base
+
     if not database_url.startswith("postgres"):
         pytest.skip("the advisory lock is PostgreSQL's; SQLite has one process")
     engines = [create_engine(async_database_url(database_url, None)) for _ in range(3)]  # type: ignore[arg-type]
     try:
         async with engines[0].begin() as connection:
-            tables = ", ".join(
-                f'"{t}"'
-                for t in (
-                    "audit_log",
-                    "idempotency_keys",
-                    "issue_links",
-                    "jira_accounts",
-                    "jira_oauth_states",
-                    "job_leases",
-                    "slack_bots",
-                    "slack_installations",
-                    "slack_oauth_states",
-                    "tenant_installs",
-                    "alembic_version",
-                )
-            )
+            # Every table the models know (migrations add more), and Alembic's own.
+            names = [t.name for t in Base.metadata.sorted_tables] + ["alembic_version"]
+            tables = ", ".join(f'"{name}"' for name in names)
             await connection.execute(text(f"DROP TABLE IF EXISTS {tables} CASCADE"))
         results = await asyncio.gather(*(upgrade(engine) for engine in engines))
         afters = {after for _, after in results}
