@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -257,10 +256,11 @@ class SlackSide:
         emu = self.emulator
         posts = emu.wait_for(lambda: emu.responses(result.response_url), timeout=15)
         url = _button_url(posts[-1].body, "jira_connect_link")
-        with httpx.Client(
-            follow_redirects=True, timeout=30, cookies={"atlassian_account": account}
-        ) as browser:
-            return browser.get(url).status_code
+        from tests.e2e.browser import Browser, confirmation_form
+
+        with Browser(account) as browser:
+            page = browser.open(url)  # the bot's start page, Jira's consent, the confirmation page
+            return browser.confirm(page).status_code if confirmation_form(page) else page.status_code
 
     # -- modal latency ------------------------------------------------------------------------
 

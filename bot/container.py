@@ -13,6 +13,7 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import Clock, SystemClock
+from bot.jira.fence import build_jira_transport
 from bot.jira.personal_data import PersonalDataClient
 from bot.jobs.scheduler import JobScheduler
 from bot.jobs.tasks import JobServices, build_jobs
@@ -20,6 +21,7 @@ from bot.observability import slack as slack_observer
 from bot.observability.metrics import Metrics
 from bot.services.add_to_issue import AddToIssueService
 from bot.services.admins import AdminPolicy
+from bot.services.authorizations import AuthorizationService
 from bot.services.issue_cards import IssueCardService
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
@@ -32,6 +34,7 @@ from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceClea
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.abandoned_creates import AbandonedCreates
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
+from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import add_to_issue as add_listeners
 from bot.slack.listeners import cards as card_listeners
 from bot.slack.listeners import commands, errors
@@ -40,7 +43,7 @@ from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
 from bot.slack.notifier import Notifier
 from bot.web.metrics import metrics_route
-from bot.web.oauth import oauth_callback_route
+from bot.web.oauth import oauth_routes
 from storage.crypto import Encryptor, load_or_create_key_file
 from storage.db import async_database_url, create_engine
 from storage.slack_installations import EncryptedInstallationStore
@@ -85,10 +88,17 @@ def build_components(
     url = async_database_url(settings.database_url, DEFAULT_SQLITE_PATH)
     engine = create_engine(url)
     storage = Storage.create(engine, resolve_encryptor(settings))
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     http = http or httpx.AsyncClient(
         timeout=httpx.Timeout(settings.jirabot_http_timeout, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=limits,
         headers={"User-Agent": "jirabot/0.1"},
+        # Data Center sites only through the host fence (JIRABOT_JIRA_HOSTS), checked per connection.
+        transport=build_jira_transport(
+            settings.jira_host_policy,
+            trusted_bases=(settings.atlassian_auth_url, settings.atlassian_api_url),
+            limits=limits,
+        ),
     )
     installation_store = build_installation_store(settings, engine, storage.encryptor)
     connections = SlackConnections()
@@ -156,9 +166,14 @@ def _wire_linking(c: Components) -> None:
             projects=projects,
             redirect_uri=c.settings.oauth_redirect_uri,
             cloud_available=apps.cloud_configured,
+            allowed_hosts=c.settings.jira_host_policy.describe(),
         ),
     )
-    c.routes.append(oauth_callback_route(linking, notifier))
+    authorizations = AuthorizationService(c.storage, apps, c.clock, JiraClientFactory(c.settings, c.http))
+    c.services.update(authorizations=authorizations)
+    c.routes.extend(
+        oauth_routes(authorizations, notifier, SlackDirectory(c.gateway), c.settings.jirabot_public_url)
+    )
 
 
 def _wire_jobs(c: Components) -> None:

@@ -19,10 +19,21 @@ _SECRET_PATTERNS = [
     re.compile(r"xox[abeprs]-[A-Za-z0-9-]+"),
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:access|refresh)_token|client_secret|code_verifier|code)=([^&\s]+)"),
+    re.compile(
+        r"(?i)((?:access|refresh)_token|client_secret|code_verifier|code|state|response_url)=([^&\s]+)"
+    ),
     re.compile(r'(?i)("(?:access|refresh)_token"\s*:\s*")[^"]+'),
+    # OAuth states and codes, and Slack response URLs, quoted in JSON or a Python repr (debug logs).
+    re.compile(r"""(?i)(["']?(?:state|code|response_url)["']?\s*:\s*["'])[A-Za-z0-9_\-.~%:/\\]+"""),
+    re.compile(r"https?:(?:\\?/){2}hooks\.slack(?:-gov)?\.com(?:\\?/)[^\s\"'&,}]+"),
 ]
-_SECRET_KEYS = re.compile(r"(?i)token|secret|password|verifier|authorization|cookie")
+_SECRET_KEYS = re.compile(
+    r"(?i)token|secret|password|verifier|authorization|cookie|^state$|^code$|response_url"
+)
+# Characters that would let a logged value forge a line or hide in one.
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029"\\]')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NEEDS_QUOTES = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029\"\\=]")
 
 
 def redact(text: str) -> str:
@@ -74,11 +85,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+def _escape(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        char = match.group(0)
+        if char in '"\\':
+            return "\\" + char
+        named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+        return named.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+    return _UNSAFE.sub(one, text)
+
+
+def quote_value(value: Any) -> str:
+    """A text log value as it is, or in double quotes with escapes when it holds spaces, control
+    characters, quotes or `=`: one record is one line, and `key=value` pairs cannot be forged."""
+    text = value if isinstance(value, str) else str(value)
+    if text and not _NEEDS_QUOTES.search(text):
+        return text
+    return f'"{_escape(text)}"'
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        line = f"{stamp} {record.levelname.lower():7} {record.getMessage()}"
+        fields = " ".join(f"{k}={quote_value(v)}" for k, v in _extras(record).items())
+        # The message keeps its quotes; control characters are escaped, so a record stays one line.
+        message = _CONTROL.sub(lambda m: _escape(m.group(0)), record.getMessage())
+        line = f"{stamp} {record.levelname.lower():7} {message}"
         if fields:
             line = f"{line} {fields}"
         if record.exc_info:

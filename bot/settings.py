@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.jira.hosts import HostPolicy
 from storage.database_urls import database_url_problem
 
 DEFAULT_SQLITE_PATH = Path("data") / "jirabot.sqlite3"
@@ -150,6 +151,8 @@ class Settings(DatabaseSettings):
 
     jirabot_public_url: str = "http://localhost:3000"
     jirabot_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host names, IP addresses or CIDR ranges a Data Center base URL may point to (bot.jira.hosts).
+    jirabot_jira_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     atlassian_client_id: str | None = None
     atlassian_client_secret: SecretStr | None = None
@@ -173,6 +176,26 @@ class Settings(DatabaseSettings):
 
     # OpenTelemetry traces go to this OTLP/HTTP collector when set (needs the `otel` extra).
     otel_exporter_otlp_endpoint: str | None = None
+
+    @field_validator("jirabot_jira_hosts", mode="before")
+    @classmethod
+    def _jira_hosts_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("jirabot_jira_hosts")
+    @classmethod
+    def _jira_hosts(cls, value: list[str]) -> list[str]:
+        from bot.jira.hosts import HostListError, parse_entry
+
+        problems = []
+        for entry in value:
+            try:
+                parse_entry(entry)
+            except HostListError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems) + " (expected e.g. jira.internal, 10.0.0.5, 10.1.0.0/16)")
+        return value
 
     @field_validator("jirabot_admins", mode="before")
     @classmethod
@@ -241,6 +264,10 @@ class Settings(DatabaseSettings):
     @property
     def multi_workspace(self) -> bool:
         return self.slack_bot_token is None
+
+    @property
+    def jira_host_policy(self) -> HostPolicy:
+        return HostPolicy.from_setting(self.jirabot_jira_hosts, multi_workspace=self.multi_workspace)
 
     @property
     def oauth_redirect_uri(self) -> str:

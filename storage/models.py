@@ -159,6 +159,27 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 of the browser cookie of the browser that opened the authorization (bot.web.oauth).
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class OAuthConfirmation(Base):
+    """An authorization that waits for the person in the browser to confirm it: single-use, bound to
+    that browser, expiring with its state. Only digests of the form's token and of the browser cookie
+    are stored; the tokens and the Jira identity are encrypted."""
+
+    __tablename__ = "jira_oauth_confirmations"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(16))
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    result_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 ISSUE_LINK_CREATED = "created"

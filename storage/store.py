@@ -17,6 +17,7 @@ from storage.repositories import (
     StateRepository,
     TenantRepository,
 )
+from storage.repositories.confirmations import ConfirmationRepository
 from storage.repositories.unfurl_settings import UnfurlSettingsRepository
 
 
@@ -27,6 +28,7 @@ class Storage:
     tenants: TenantRepository
     accounts: AccountRepository
     states: StateRepository
+    confirmations: ConfirmationRepository
     audit: AuditRepository
     issue_links: IssueLinkRepository
     idempotency: IdempotencyRepository
@@ -43,6 +45,7 @@ class Storage:
             tenants=TenantRepository(db, encryptor, accounts),
             accounts=accounts,
             states=StateRepository(db, encryptor),
+            confirmations=ConfirmationRepository(db, encryptor),
             audit=AuditRepository(db),
             issue_links=IssueLinkRepository(db),
             idempotency=IdempotencyRepository(db),

@@ -101,6 +101,8 @@ class BotHarness:
             "atlassian_client_id": CLOUD_CLIENT_ID,
             "atlassian_client_secret": CLOUD_CLIENT_SECRET,
             "jirabot_scheduler": False,
+            # The emulators, Data Center included, serve on 127.0.0.1: let the host fence allow it.
+            "jirabot_jira_hosts": "127.0.0.1",
             "_env_file": None,
         }
         if atlassian_url:

@@ -1,7 +1,8 @@
-"""Tenant installs and account links: the OAuth flows from `/jira …` to the callback.
+"""Tenant installs and account links: status, starting an authorization, unlinking, uninstalling.
 
-The callback is a chain of early returns: provider error → consume the state (once, unexpired, bound
-to workspace and user, with its own PKCE verifier) → exchange the code → check the site → store.
+Starting one makes a state (random, single-use, bound to workspace, user and purpose, expiring, with
+its own PKCE verifier for Data Center) and answers the link to put in Slack; what happens in the
+browser after that is `bot.services.authorizations`.
 """
 
 from __future__ import annotations
@@ -10,27 +11,27 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import httpx
 
 from bot.clock import Clock
-from bot.jira.client import BearerAuth, JiraClient, JiraUser
-from bot.jira.errors import JiraError, OAuthError
+from bot.jira.client import BearerAuth, JiraClient
 from bot.jira.oauth import new_code_verifier
-from bot.jira.sites import normalise_site_url, site_display
-from bot.services.oauth_apps import CloudAppNotConfigured, OAuthApps
+from bot.jira.sites import normalise_site_url
+from bot.services.oauth_apps import OAuthApps
 from bot.settings import Settings
 from storage.models import OAuthPurpose
-from storage.repositories.accounts import AccountRecord, JiraIdentity, TokenSet
-from storage.repositories.states import StateRecord, StateRejected, StateRejection
+from storage.repositories.accounts import AccountRecord
 from storage.repositories.tenants import TenantCounts, TenantRecord
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
 
 STATE_LIFETIME = timedelta(minutes=10)
+START_PATH = "/jira/oauth/start"
 
 
 class NotInstalled(Exception):
@@ -60,30 +61,9 @@ class AdminStatus:
     full_restricted_unfurls: bool = False
 
 
-@dataclass(frozen=True)
-class CallbackResult:
-    """What the browser is shown, and what the user is told in Slack."""
-
-    status_code: int
-    title: str
-    paragraphs: list[str]
-    reason: str
-    team_id: str | None = None
-    enterprise_id: str | None = None
-    slack_user_id: str | None = None
-    slack_text: str | None = None
-    linked: bool = False
-    tenant: TenantRecord | None = None
-    account: AccountRecord | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code < 400
-
-
-def _hash_state(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+def hash_secret(value: str) -> str:
+    """What is stored of a state, a form token or a browser cookie: its SHA-256, never the value."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 class LinkingService:
@@ -130,7 +110,7 @@ class LinkingService:
         state = secrets.token_urlsafe(32)
         now = self._clock.now()
         await self._storage.states.create(
-            state_hash=_hash_state(state),
+            state_hash=hash_secret(state),
             team_id=team_id,
             enterprise_id=enterprise_id,
             slack_user_id=slack_user_id,
@@ -161,7 +141,7 @@ class LinkingService:
             verifier=None,
             payload={"kind": "cloud", "site_url": site_url},
         )
-        return self._apps.cloud().authorize_url(state)
+        return self.start_url(state)
 
     async def begin_datacenter_install(
         self,
@@ -188,7 +168,7 @@ class LinkingService:
                 "client_secret": client_secret,
             },
         )
-        return self._apps.datacenter(base_url, client_id, client_secret).authorize_url(state, verifier)
+        return self.start_url(state)
 
     async def begin_link(self, *, team_id: str, enterprise_id: str | None, slack_user_id: str) -> str:
         tenant = await self._storage.tenants.get(team_id)
@@ -203,13 +183,14 @@ class LinkingService:
             verifier=verifier,
             payload=None,
         )
-        if tenant.is_cloud:
-            try:
-                return self._apps.cloud().authorize_url(state)
-            except CloudAppNotConfigured:
-                raise CloudNotConfigured() from None
-        assert verifier is not None
-        return self._apps.for_tenant(tenant).authorize_url(state, verifier)  # type: ignore[call-arg]
+        if tenant.is_cloud and not self._apps.cloud_configured:
+            raise CloudNotConfigured()
+        return self.start_url(state)
+
+    def start_url(self, state: str) -> str:
+        """The link people click in Slack: the bot's start page, which remembers the browser that opened
+        it and sends it on to Jira's authorization page (bot.services.authorizations)."""
+        return f"{self._settings.jirabot_public_url}{START_PATH}?{urlencode({'state': state})}"
 
     # Ending one ------------------------------------------------------------------------------
     async def disconnect(self, team_id: str, slack_user_id: str) -> bool:
@@ -232,225 +213,6 @@ class LinkingService:
             )
         return changed
 
-    # The callback ----------------------------------------------------------------------------
-    async def complete(
-        self, *, state: str | None, code: str | None, error: str | None, error_description: str | None = None
-    ) -> CallbackResult:
-        now = self._clock.now()
-        if not state:
-            return _fail(
-                400,
-                "missing_state",
-                "This link is incomplete",
-                "The authorization link is missing its state. Start again from Slack with `/jira connect`.",
-            )
-        try:
-            record = await self._storage.states.consume(_hash_state(state), now)
-        except StateRejected as rejected:
-            return self._rejected_state(rejected)
-        if error:
-            denied = error == "access_denied"
-            log.info("jira.oauth.provider_error", extra={"error": error, "team_id": record.team_id})
-            title = "Authorization declined" if denied else "Authorization failed"
-            text = (
-                "You declined access to Jira, so nothing was connected. Run `/jira connect` again "
-                "whenever you're ready."
-                if denied
-                else f"Jira did not authorize the connection ({error}). Nothing was connected; "
-                "please try again."
-            )
-            if record.purpose == OAuthPurpose.INSTALL.value:
-                text = text.replace("/jira connect", "/jira admin install")
-            return _fail(
-                403 if denied else 400,
-                "consent_denied" if denied else "provider_error",
-                title,
-                text,
-                record=record,
-            )
-        if not code:
-            return _fail(
-                400,
-                "missing_code",
-                "This link is incomplete",
-                "Jira sent no authorization code. Please start again from Slack.",
-                record=record,
-            )
-        try:
-            if record.purpose == OAuthPurpose.INSTALL.value:
-                return await self._complete_install(record, code, now)
-            return await self._complete_link(record, code, now)
-        except OAuthError as exc:
-            log.warning(
-                "jira.oauth.exchange_failed",
-                extra={"team_id": record.team_id, "error": exc.error, "status": exc.status},
-            )
-            return _fail(
-                400,
-                "exchange_failed",
-                "Jira refused the authorization",
-                "Jira did not accept the authorization code, so nothing was connected. "
-                "Please try again from Slack.",
-                record=record,
-            )
-        except JiraError as exc:
-            log.warning(
-                "jira.oauth.jira_unreachable",
-                extra={"team_id": record.team_id, "error_type": type(exc).__name__},
-            )
-            return _fail(
-                400,
-                "jira_error",
-                "Jira could not be reached",
-                "The bot could not finish talking to Jira, so nothing was connected. "
-                "Please try again in a moment.",
-                record=record,
-            )
-
-    def _rejected_state(self, rejected: StateRejected) -> CallbackResult:
-        reason = rejected.reason
-        log.warning(f"jira.oauth.state_{reason.value}")
-        if reason is StateRejection.UNKNOWN:
-            return _fail(
-                400,
-                "state_unknown",
-                "This link is not valid",
-                "This authorization link is unknown to the bot. Start again from Slack with `/jira connect`.",
-            )
-        if reason is StateRejection.EXPIRED:
-            return _fail(
-                400,
-                "state_expired",
-                "This link has expired",
-                "Authorization links are valid for 10 minutes. Run `/jira connect` in Slack to "
-                "get a new one.",
-                record=rejected.record,
-            )
-        return _fail(
-            400,
-            "state_reused",
-            "This link was already used",
-            "Each authorization link works once. Run `/jira connect` in Slack to get a new one.",
-            record=rejected.record,
-        )
-
-    async def _complete_install(self, record: StateRecord, code: str, now: datetime) -> CallbackResult:
-        payload = json.loads(record.payload or "{}")
-        site_url = str(payload.get("site_url") or "")
-        existing = await self._storage.tenants.get(record.team_id)
-        if existing is not None and normalise_site_url(existing.site_url) != normalise_site_url(site_url):
-            return _fail(
-                409,
-                "other_site_installed",
-                "Another Jira site is connected",
-                f"This workspace is already connected to {site_display(existing.site_url)}. Run "
-                "`/jira admin uninstall` first to connect a different site.",
-                record=record,
-            )
-        if payload.get("kind") == "cloud":
-            oauth = self._apps.cloud()
-            tokens = await oauth.exchange_code(code, now)
-            resources = await oauth.accessible_resources(tokens.access_token)
-            wanted = normalise_site_url(site_url)
-            resource = next((r for r in resources if normalise_site_url(r.url) == wanted), None)
-            if resource is None:
-                return _fail(
-                    403,
-                    "site_not_accessible",
-                    "No access to that Jira site",
-                    f"Your Atlassian account cannot reach {site_display(site_url)}, so nothing was "
-                    "installed. Check the site URL, or ask someone with access to that site to "
-                    "run `/jira admin install`.",
-                    record=record,
-                )
-            user = await self._myself(tokens, cloud=True, base=site_url, cloud_id=resource.cloud_id)
-            tenant, account = await self._storage.tenants.install(
-                team_id=record.team_id,
-                enterprise_id=record.enterprise_id,
-                kind="cloud",
-                site_url=site_url,
-                site_name=resource.name or None,
-                cloud_id=resource.cloud_id,
-                dc_client_id=None,
-                dc_client_secret=None,
-                installed_by=record.slack_user_id,
-                identity=JiraIdentity(user.account_id, user.display_name, user.email),
-                tokens=tokens,
-                now=now,
-            )
-        else:
-            client_id = str(payload.get("client_id") or "")
-            client_secret = str(payload.get("client_secret") or "")
-            oauth_dc = self._apps.datacenter(site_url, client_id, client_secret)
-            tokens = await oauth_dc.exchange_code(code, record.code_verifier or "", now)
-            user = await self._myself(tokens, cloud=False, base=site_url, cloud_id=None)
-            tenant, account = await self._storage.tenants.install(
-                team_id=record.team_id,
-                enterprise_id=record.enterprise_id,
-                kind="datacenter",
-                site_url=site_url,
-                site_name=None,
-                cloud_id=None,
-                dc_client_id=client_id,
-                dc_client_secret=client_secret,
-                installed_by=record.slack_user_id,
-                identity=JiraIdentity(user.account_id, user.display_name, user.email),
-                tokens=tokens,
-                now=now,
-            )
-        log.info(
-            "jira.tenant.installed",
-            extra={"team_id": record.team_id, "kind": tenant.kind, "site": tenant.site_host},
-        )
-        return _success(record, tenant, account, installed=True)
-
-    async def _complete_link(self, record: StateRecord, code: str, now: datetime) -> CallbackResult:
-        tenant = await self._storage.tenants.get(record.team_id)
-        if tenant is None:
-            return _fail(
-                400,
-                "not_installed",
-                "Jira is not connected to this workspace",
-                "A workspace admin must first run `/jira admin install` in Slack.",
-                record=record,
-            )
-        if tenant.is_cloud:
-            oauth = self._apps.cloud()
-            tokens = await oauth.exchange_code(code, now)
-            resources = await oauth.accessible_resources(tokens.access_token)
-            if not any(r.cloud_id == tenant.cloud_id for r in resources):
-                return _fail(
-                    403,
-                    "site_not_accessible",
-                    "No access to this Jira site",
-                    f"Your Atlassian account has no access to {tenant.site_host}, so it was not "
-                    "linked. Ask a Jira admin for access, then run `/jira connect` again.",
-                    record=record,
-                )
-        else:
-            tokens = await self._apps.for_tenant(tenant).exchange_code(  # type: ignore[call-arg]
-                code, record.code_verifier or "", now
-            )
-        user = await self._myself(
-            tokens, cloud=tenant.is_cloud, base=tenant.site_url, cloud_id=tenant.cloud_id
-        )
-        account = await self._storage.accounts.link(
-            tenant_id=tenant.id,
-            team_id=record.team_id,
-            slack_user_id=record.slack_user_id,
-            identity=JiraIdentity(user.account_id, user.display_name, user.email),
-            tokens=tokens,
-            now=now,
-        )
-        log.info(
-            "jira.account.linked", extra={"team_id": record.team_id, "slack_user_id": record.slack_user_id}
-        )
-        return _success(record, tenant, account, installed=False)
-
-    async def _myself(self, tokens: TokenSet, *, cloud: bool, base: str, cloud_id: str | None) -> JiraUser:
-        client = self._jira_for_token(tokens.access_token, cloud=cloud, site_url=base, cloud_id=cloud_id)
-        return await client.myself()
-
 
 class JiraClientFactory:
     """Builds a Jira client for a bare access token (used once, right after an authorization)."""
@@ -469,45 +231,3 @@ class JiraClientFactory:
             auth=BearerAuth(access_token),
             timeout=self._settings.jirabot_http_timeout,
         )
-
-
-def _fail(
-    status: int, reason: str, title: str, text: str, *, record: StateRecord | None = None
-) -> CallbackResult:
-    return CallbackResult(
-        status_code=status,
-        title=title,
-        paragraphs=[text, "You can close this window."],
-        reason=reason,
-        team_id=record.team_id if record else None,
-        enterprise_id=record.enterprise_id if record else None,
-        slack_user_id=record.slack_user_id if record else None,
-        slack_text=text if record else None,
-    )
-
-
-def _success(
-    record: StateRecord, tenant: TenantRecord, account: AccountRecord, *, installed: bool
-) -> CallbackResult:
-    who = account.display_name or account.email or account.jira_account_id or "your Jira account"
-    connected = f"Connected as {who} on {tenant.site_host}."
-    if installed:
-        text = (
-            f"This workspace is now connected to Jira at {tenant.site_host}. {connected} "
-            "Everyone in the workspace can now link their own account with `/jira connect`."
-        )
-    else:
-        text = connected
-    return CallbackResult(
-        status_code=200,
-        title="Connected to Jira" if not installed else "Jira is connected",
-        paragraphs=[text, "You can close this window and go back to Slack."],
-        reason="linked",
-        team_id=record.team_id,
-        enterprise_id=record.enterprise_id,
-        slack_user_id=record.slack_user_id,
-        slack_text=connected if not installed else text,
-        linked=True,
-        tenant=tenant,
-        account=account,
-    )

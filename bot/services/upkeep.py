@@ -87,6 +87,7 @@ class TokenUpkeep:
 @dataclass(frozen=True)
 class HygieneResult:
     oauth_states: int = 0
+    oauth_confirmations: int = 0
     slack_oauth_states: int = 0
     idempotency_keys: int = 0
     audit_entries: int = 0
@@ -105,6 +106,7 @@ class Hygiene:
         now = self._clock.now()
         return HygieneResult(
             oauth_states=await self._storage.states.delete_expired(now),
+            oauth_confirmations=await self._storage.confirmations.delete_expired(now),
             slack_oauth_states=await self._storage.states.delete_expired_slack_states(now),
             idempotency_keys=await self._storage.idempotency.delete_expired(now),
             audit_entries=await self._storage.audit.prune(now - self._retention),
@@ -118,6 +120,7 @@ class KeyRotationResult:
     account_values: int = 0
     tenant_values: int = 0
     state_values: int = 0
+    confirmation_values: int = 0
     slack_install_values: int = 0
 
 
@@ -133,6 +136,7 @@ class KeyRotation:
             account_values=await self._storage.accounts.rotate_secrets(),
             tenant_values=await self._storage.tenants.rotate_secrets(),
             state_values=await self._storage.states.rotate_secrets(),
+            confirmation_values=await self._storage.confirmations.rotate_secrets(),
             slack_install_values=await self._installations.rotate_secrets() if self._installations else 0,
         )
 

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from bot.container import Components
 from bot.observability.asgi import RequestObserver
 from bot.observability.tracing import trace_from_settings
+from bot.web.headers import SecurityHeaders
 from bot.web.limits import RequestLimits
 from storage.migrate import upgrade
 
@@ -70,10 +71,11 @@ def create_asgi_app(components: Components, *, migrate: bool = True, socket_mode
             log.info("app.stopped")
 
     # Outermost: request ids, HTTP and Slack metrics for every answer, refusals included; then bodies
-    # capped and Slack's signature checked before any route reads them.
+    # capped and Slack's signature checked before any route reads them; security headers on every page.
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(RequestObserver, routes=routes),
         Middleware(RequestLimits, signing_secret=components.settings.slack_signing_secret.get_secret_value()),
+        Middleware(SecurityHeaders),
     ])
     trace_from_settings(components, app)
     return app

@@ -86,6 +86,14 @@ LEASE_POLL_START = 0.05
 LEASE_POLL_MAX = 0.5
 
 
+class AccountLinkedElsewhere(Exception):
+    """One Jira account per Slack user per workspace: another user of the workspace holds this one."""
+
+    def __init__(self, holder_slack_user_id: str) -> None:
+        super().__init__("the Jira account is linked to another Slack user of the workspace")
+        self.holder = holder_slack_user_id
+
+
 class AccountRepository:
     def __init__(self, db: Database, encryptor: Encryptor) -> None:
         self._db = db
@@ -169,6 +177,11 @@ class AccountRepository:
             await session.flush()
             return self.record(row)
 
+    async def holder_of(self, team_id: str, jira_account_id: str, *, besides: str) -> str | None:
+        """The Slack user of the workspace, other than `besides`, whose link is to this Jira account."""
+        async with self._db.transaction() as session:
+            return await _holder(session, team_id, jira_account_id, besides)
+
     async def apply_link(
         self,
         session: AsyncSession,
@@ -180,6 +193,16 @@ class AccountRepository:
         tokens: TokenSet,
         now: datetime,
     ) -> JiraAccount:
+        """Links within the caller's transaction; raises AccountLinkedElsewhere when another Slack user
+        of the workspace holds this Jira account (their link stays)."""
+        if self._db.is_postgres:
+            # Links of one workspace one at a time, so two users cannot take one account together.
+            await session.execute(
+                select(TenantInstall.id).where(TenantInstall.id == tenant_id).with_for_update()
+            )
+        holder = await _holder(session, team_id, identity.account_id, slack_user_id)
+        if holder is not None:
+            raise AccountLinkedElsewhere(holder)
         row = await session.scalar(
             select(JiraAccount).where(
                 JiraAccount.team_id == team_id, JiraAccount.slack_user_id == slack_user_id
@@ -509,6 +532,18 @@ class AccountRepository:
                         setattr(row, column, self._enc.rotate(value))
                         rotated += 1
         return rotated
+
+
+async def _holder(session: AsyncSession, team_id: str, jira_account_id: str, besides: str) -> str | None:
+    return await session.scalar(
+        select(JiraAccount.slack_user_id)
+        .where(
+            JiraAccount.team_id == team_id,
+            JiraAccount.jira_account_id == jira_account_id,
+            JiraAccount.slack_user_id != besides,
+        )
+        .limit(1)
+    )
 
 
 def _break_link(session: AsyncSession, row: JiraAccount, now: datetime) -> None:

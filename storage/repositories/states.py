@@ -6,7 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Encryptor
 from storage.database import Database
@@ -17,6 +18,7 @@ class StateRejection(enum.StrEnum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     USED = "used"
+    OTHER_BROWSER = "other_browser"
 
 
 class StateRejected(Exception):
@@ -83,8 +85,9 @@ class StateRepository:
                 )
             )
 
-    async def consume(self, state_hash: str, now: datetime) -> StateRecord:
-        """Marks the state used, atomically; raises StateRejected(unknown|expired|used)."""
+    async def claim(self, state_hash: str, browser_hash: str, now: datetime) -> StateRecord:
+        """Binds an open state to the browser that opened its link first (again: the same browser is
+        fine); raises StateRejected(unknown|expired|used|other_browser)."""
         async with self._db.transaction() as session:
             result = await session.execute(
                 update(OAuthState)
@@ -92,18 +95,42 @@ class StateRepository:
                     OAuthState.state_hash == state_hash,
                     OAuthState.consumed_at.is_(None),
                     OAuthState.expires_at > now,
+                    or_(OAuthState.browser_hash.is_(None), OAuthState.browser_hash == browser_hash),
                 )
-                .values(consumed_at=now)
+                .values(browser_hash=browser_hash)
             )
-            row = await session.scalar(select(OAuthState).where(OAuthState.state_hash == state_hash))
-            if row is None:
-                raise StateRejected(StateRejection.UNKNOWN)
-            record = self._record(row)
-            if result.rowcount == 1:
-                return record
-            if row.consumed_at is not None:
-                raise StateRejected(StateRejection.USED, record)
+            return await self._outcome(session, state_hash, now, result.rowcount == 1)
+
+    async def consume(self, state_hash: str, now: datetime, browser_hash: str | None = None) -> StateRecord:
+        """Marks the state used, atomically; raises StateRejected(unknown|expired|used|other_browser).
+
+        With `browser_hash`, only the browser the state was claimed by may use it (another browser
+        leaves it as it was)."""
+        conditions = [
+            OAuthState.state_hash == state_hash,
+            OAuthState.consumed_at.is_(None),
+            OAuthState.expires_at > now,
+        ]
+        if browser_hash is not None:
+            conditions.append(OAuthState.browser_hash == browser_hash)
+        async with self._db.transaction() as session:
+            result = await session.execute(update(OAuthState).where(*conditions).values(consumed_at=now))
+            return await self._outcome(session, state_hash, now, result.rowcount == 1)
+
+    async def _outcome(
+        self, session: AsyncSession, state_hash: str, now: datetime, changed: bool
+    ) -> StateRecord:
+        row = await session.scalar(select(OAuthState).where(OAuthState.state_hash == state_hash))
+        if row is None:
+            raise StateRejected(StateRejection.UNKNOWN)
+        record = self._record(row)
+        if changed:
+            return record
+        if row.consumed_at is not None:
+            raise StateRejected(StateRejection.USED, record)
+        if row.expires_at <= now:
             raise StateRejected(StateRejection.EXPIRED, record)
+        raise StateRejected(StateRejection.OTHER_BROWSER, record)
 
     async def delete_expired(self, now: datetime) -> int:
         """Deletes states past their expiry (used or not)."""

@@ -1,6 +1,7 @@
 """End-to-end building blocks: a Jira world on both emulators, and the flows people go through.
 
-The browser step is simulated by following redirects from Jira's authorize page back to the bot.
+The browser step is simulated (tests.e2e.browser): it follows the link in Slack through the bot's start
+page and Jira's authorize page back to the bot, and confirms on the bot's confirmation page.
 """
 
 from __future__ import annotations
@@ -8,14 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from bot.slack.views.create_issue import CREATING_TEXT
+from tests.e2e.browser import Browser, confirmation_form
 from tests.emulators.atlassian import AtlassianEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.emulators.slack_driver import SlackDriver, SlackResult
-from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, OUTCOME_TIMEOUT, BotHarness, browser, wait_for
+from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, OUTCOME_TIMEOUT, BotHarness, wait_for
 
 ADMIN = "U0ADMIN01"
 ALICE = "U0ALICE01"
@@ -135,11 +138,22 @@ def button_url(message: dict[str, Any], action_id: str = "jira_connect_link") ->
     return str(buttons[0]["url"])
 
 
-def authorize(url: str, account_id: str | None) -> httpx.Response:
-    """The browser: opens the authorization URL as `account_id` and follows back to the bot."""
-    cookies = {"atlassian_account": account_id} if account_id else {}
-    with browser(**cookies) as client:
-        return client.get(url)
+def jira_authorize_url(url: str) -> str:
+    """Where the link in Slack leads: the bot's start page redirects once, to Jira's authorize page."""
+    assert urlsplit(url).path == "/jira/oauth/start", url
+    response = httpx.get(url, follow_redirects=False, timeout=15)
+    assert response.status_code == 302, response.text
+    return response.headers["location"]
+
+
+def authorize(url: str, account_id: str | None, *, confirm: bool = True) -> httpx.Response:
+    """The browser: opens the link from Slack as `account_id`, follows back to the bot and, when the bot
+    asks for a confirmation, confirms (unless `confirm` is False: then the confirmation page)."""
+    with Browser(account_id) as browser:
+        page = browser.open(url)
+        if confirm and confirmation_form(page) is not None:
+            return browser.confirm(page)
+        return page
 
 
 # Flows ------------------------------------------------------------------------------------------

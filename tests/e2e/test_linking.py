@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bot.jira.errors import ReconnectRequired
+from tests.e2e.browser import Browser
 from tests.e2e.flows import (
     ADMIN,
     ADMIN_ACCOUNT,
@@ -29,6 +30,7 @@ from tests.e2e.flows import (
     find_elements,
     install,
     install_cloud,
+    jira_authorize_url,
     last_ephemeral,
     last_response,
     link_user,
@@ -111,7 +113,7 @@ def test_jirabot_admins_setting_grants_admin_rights(bot, slack, atlassian, drive
 
 def test_cloud_install_authorize_url_has_the_3lo_parameters(cloud: World) -> None:
     result = cloud.driver.slash_command(ADMIN, f"admin install {CLOUD_SITE_URL}")
-    url = button_url(last_response(cloud, result))
+    url = jira_authorize_url(button_url(last_response(cloud, result)))
     parts = urlsplit(url)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     assert f"{parts.scheme}://{parts.netloc}" == cloud.atlassian.base_url
@@ -153,7 +155,7 @@ def test_datacenter_authorization_uses_pkce_s256_and_a_new_verifier_each_time(
     install(world)
     challenges = set()
     for _ in range(2):
-        url = button_url(last_response(world, connect(world, ALICE)))
+        url = jira_authorize_url(button_url(last_response(world, connect(world, ALICE))))
         query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
         assert urlsplit(url).path == "/jira/rest/oauth2/latest/authorize"
         assert query["code_challenge_method"] == "S256" and query["scope"] == "WRITE"
@@ -282,17 +284,15 @@ def test_a_user_without_access_to_the_site_is_not_linked(cloud: World) -> None:
 def test_reused_and_forged_states_are_refused(world: World) -> None:
     install(world)
     url = button_url(last_response(world, connect(world, ALICE)))
-    first = authorize(url, ALICE_ACCOUNT)
-    assert first.status_code == 200
-    callback = str(first.url)
-    from tests.harness import browser
-
-    with browser() as client:
-        reused = client.get(callback)
-        forged = client.get(
+    with Browser(ALICE_ACCOUNT) as browser:
+        page = browser.open(url)
+        callback = str(page.url)
+        assert browser.confirm(page).status_code == 200
+        reused = browser.open(callback)
+        forged = browser.client.get(
             f"{world.bot.url}/jira/oauth/callback", params={"state": "forged-state-value", "code": "whatever"}
         )
-        missing = client.get(f"{world.bot.url}/jira/oauth/callback", params={"code": "whatever"})
+        missing = browser.client.get(f"{world.bot.url}/jira/oauth/callback", params={"code": "whatever"})
     assert reused.status_code == 400 and "already used" in reused.text
     assert forged.status_code == 400 and "not valid" in forged.text
     assert missing.status_code == 400

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.emulators.atlassian_consent import accepted, authorize_params, consent_page
 from tests.emulators.atlassian_holds import RequestHolds
 from tests.emulators.atlassian_issues import IssueActionsMixin
 from tests.emulators.atlassian_jira import JiraRestMixin, RestCall
@@ -129,7 +130,8 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
 
     Setup: ``add_cloud_app``, ``add_cloud_site``, ``add_datacenter``, ``add_dc_app``, ``add_user``,
     ``add_project`` / ``default_project``, ``add_issue_type``, ``add_field`` / ``add_custom_field``.
-    Browser: ``logged_in``, cookie ``atlassian_account``, ``deny_consent``, ``consent_sites``.
+    Browser: ``logged_in``, cookie ``atlassian_account``, ``deny_consent``, ``consent_sites``,
+    ``consent_screen`` (a real consent form, for real browsers).
     Knobs: ``set_latency``, ``fail_next``, ``revoke``, ``revoke_token``, ``expire_access_tokens``,
     ``advance``, ``close_account``, ``mark_account_updated``, TTL attributes; ``holds.hold`` (keep a
     request waiting until released) and ``holds.answer_after`` (handle it, answer something else).
@@ -148,6 +150,7 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
         # browser
         self.logged_in: str | None = None
         self.deny_consent: bool = False
+        self.consent_screen: bool = False  # a consent form (atlassian_consent) instead of consent at once
         self.consent_sites: list[str] | None = None  # Cloud sites granted on consent (None: all the user's)
         # lifetimes (seconds)
         self.access_token_ttl: int = 3600
@@ -738,7 +741,9 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
             return handler()
 
         if path == "/authorize":
-            return only("GET", lambda: self._cloud_authorize(request))
+            if method == "POST" and self.consent_screen:
+                return self._cloud_authorize(request, authorize_params(request, body))
+            return only("GET", lambda: self._cloud_authorize(request, authorize_params(request, body)))
         if path == "/oauth/token":
             return only("POST", lambda: self._cloud_token(request, body))
         if path == "/oauth/token/accessible-resources":
@@ -757,8 +762,7 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
 
     # ================================================================= Cloud OAuth 2.0 (3LO)
 
-    def _cloud_authorize(self, request: Request) -> Response:
-        q = request.query_params
+    def _cloud_authorize(self, request: Request, q: dict[str, str]) -> Response:
         problems: list[str] = []
         with self._lock:
             app = self._cloud_apps.get(q.get("client_id", ""))
@@ -792,7 +796,15 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
         if user is None:
             return _html(200, "Log in to continue", "Log in to your Atlassian account to continue.")
         redirect_uri = q["redirect_uri"]
-        if self.deny_consent:
+        if self.consent_screen and request.method == "GET":
+            return consent_page(
+                action=request.url.path,
+                params=q,
+                app_name=app.client_id,
+                account=user.email,
+                datacenter=False,
+            )
+        if self.deny_consent or (self.consent_screen and not accepted(q)):
             return RedirectResponse(
                 _with_query(
                     redirect_uri,
@@ -1042,9 +1054,9 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
     async def _dc_route(self, request: Request, body: bytes, dc: DataCenter, rest: str) -> Response:
         method = request.method
         if rest == "/rest/oauth2/latest/authorize":
-            if method != "GET":
+            if method != "GET" and not (method == "POST" and self.consent_screen):
                 return Response("Method Not Allowed", status_code=405)
-            return self._dc_authorize(request, dc)
+            return self._dc_authorize(request, dc, authorize_params(request, body))
         if rest == "/rest/oauth2/latest/token":
             if method != "POST":
                 return Response("Method Not Allowed", status_code=405)
@@ -1070,8 +1082,7 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
             return await self._jira_rest(call, api.group(2) or "")
         return Response("Not Found", status_code=404, media_type="text/plain")
 
-    def _dc_authorize(self, request: Request, dc: DataCenter) -> Response:
-        q = request.query_params
+    def _dc_authorize(self, request: Request, dc: DataCenter, q: dict[str, str]) -> Response:
         problems: list[str] = []
         with self._lock:
             app = dc.apps.get(q.get("client_id", ""))
@@ -1100,7 +1111,15 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
         if dc.ident not in user.sites:
             return _html(403, "Access denied", "You do not have access to this Jira instance.")
         redirect_uri = q["redirect_uri"]
-        if self.deny_consent:
+        if self.consent_screen and request.method == "GET":
+            return consent_page(
+                action=request.url.path,
+                params=q,
+                app_name=app.client_id,
+                account=user.email,
+                datacenter=True,
+            )
+        if self.deny_consent or (self.consent_screen and not accepted(q)):
             return RedirectResponse(
                 _with_query(
                     redirect_uri,

@@ -353,7 +353,7 @@ async def test_a_revoked_grant_asks_for_a_reconnect(world: World) -> None:
     world.jira.on("POST", f"{AUTH}/oauth/token", httpx.Response(403, json={"error": "invalid_grant"}))
     outcome = await create(world)
     assert (outcome.status, outcome.reason) == (OutcomeStatus.FAILED, FailureReason.RECONNECT)
-    assert outcome.connect_url and outcome.connect_url.startswith(f"{AUTH}/authorize?")
+    assert outcome.connect_url and outcome.connect_url.startswith("https://bot.example.com/jira/oauth/start?state=")
     account = await world.storage.accounts.get(TEAM, ALICE)
     assert account.needs_reconnect
     assert await claim_is_free(world, submission())

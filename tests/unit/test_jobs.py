@@ -180,6 +180,10 @@ def test_hygiene_deletes_expired_states_and_keys_and_prunes_the_audit_log(
                                         now=now, expires_at=now + timedelta(seconds=lifetime))
             await storage.idempotency.claim(f"key-{name}", team_id=TEAM, now=now,
                                             expires_at=now + timedelta(seconds=lifetime))
+            await storage.confirmations.create(token_hash=name * 8, browser_hash="b" * 64, team_id=TEAM,
+                                               enterprise_id=None, slack_user_id=ALICE, purpose="link",
+                                               result="{}", now=now,
+                                               expires_at=now + timedelta(seconds=lifetime))
         slack_states = Base.metadata.tables[SLACK_OAUTH_STATES_TABLE]
         async with storage.db.transaction() as session:
             naive = now.replace(tzinfo=None)
@@ -193,8 +197,8 @@ def test_hygiene_deletes_expired_states_and_keys_and_prunes_the_audit_log(
     bot.run(seed())
     clock.advance(11 * 60)
     outcome = bot.run(tasks.hygiene(service(bot, "hygiene")))
-    assert outcome.counts == {"oauth_states": 1, "slack_oauth_states": 1, "idempotency_keys": 1,
-                              "audit_entries": 1}
+    assert outcome.counts == {"oauth_states": 1, "oauth_confirmations": 1, "slack_oauth_states": 1,
+                              "idempotency_keys": 1, "audit_entries": 1}
 
     async def remaining() -> tuple[list[str], list[str], list[str]]:
         slack_states = Base.metadata.tables[SLACK_OAUTH_STATES_TABLE]
@@ -359,11 +363,15 @@ def test_key_rotation_reencrypts_secrets_stored_under_an_older_key(rotating_bot:
         await old.states.create(state_hash="s" * 64, team_id=TEAM, enterprise_id=None, slack_user_id=ALICE,
                                 purpose="link", code_verifier="verifier", payload='{"kind":"x"}', now=now,
                                 expires_at=now + timedelta(minutes=10))
+        await old.confirmations.create(token_hash="c" * 64, browser_hash="b" * 64, team_id=TEAM,
+                                       enterprise_id=None, slack_user_id=ALICE, purpose="link",
+                                       result='{"tokens": "x"}', now=now,
+                                       expires_at=now + timedelta(minutes=10))
 
     bot.run(seed())
     outcome = bot.run(tasks.key_rotation(service(bot, "key_rotation")))
     assert outcome.counts == {"account_values": 2, "tenant_values": 1, "state_values": 2,
-                              "slack_install_values": 0}
+                              "confirmation_values": 1, "slack_install_values": 0}
 
     async def ciphertexts() -> list[str]:
         async with bot.storage.db.transaction() as session:
@@ -378,7 +386,7 @@ def test_key_rotation_reencrypts_secrets_stored_under_an_older_key(rotating_bot:
         "access-a", "refresh-a", "dc-secret", "verifier", '{"kind":"x"}']
     again = bot.run(tasks.key_rotation(service(bot, "key_rotation")))
     assert again.counts == {"account_values": 0, "tenant_values": 0, "state_values": 0,
-                            "slack_install_values": 0}
+                            "confirmation_values": 0, "slack_install_values": 0}
 
 
 # The scheduler: one run per due time, across replicas -------------------------------------------

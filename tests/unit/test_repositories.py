@@ -85,6 +85,8 @@ async def test_replicas_starting_together_migrate_once(database_url: str) -> Non
 
     from sqlalchemy import text
 
+    from storage.models import Base
+
     if not database_url.startswith("postgres"):
         pytest.skip("the advisory lock is PostgreSQL's; SQLite has one process")
     engines = [create_engine(async_database_url(database_url, None)) for _ in range(3)]  # type: ignore[arg-type]

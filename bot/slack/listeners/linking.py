@@ -39,6 +39,8 @@ class LinkingListeners:
     projects: ProjectDirectory
     redirect_uri: str
     cloud_available: bool
+    # What JIRABOT_JIRA_HOSTS allows, in words for the install form.
+    allowed_hosts: str | None = None
 
     # Slash subcommands -----------------------------------------------------------------------
     async def connect(
@@ -142,6 +144,7 @@ class LinkingListeners:
                 self.redirect_uri,
                 initial_url=site.url if site else None,
                 cloud_available=self.cloud_available,
+                allowed_hosts=self.allowed_hosts,
             ),
         )
 

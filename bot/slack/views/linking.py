@@ -238,7 +238,11 @@ def build_admin_status_message(status: AdminStatus) -> Message:
 
 
 def build_install_modal(
-    redirect_uri: str, *, initial_url: str | None = None, cloud_available: bool = True
+    redirect_uri: str,
+    *,
+    initial_url: str | None = None,
+    cloud_available: bool = True,
+    allowed_hosts: str | None = None,
 ) -> dict[str, Any]:
     kinds = [option("Jira Data Center / Server", "datacenter")]
     if cloud_available:
@@ -282,6 +286,7 @@ def build_install_modal(
             "and this redirect URL:"
         ),
         section(f"```{redirect_uri}```"),
+        *([context(allowed_hosts)] if allowed_hosts else []),
         {
             "type": "input",
             "block_id": ids.BLOCK_INSTALL_CLIENT_ID,
