@@ -15,23 +15,31 @@ from slack_bolt.async_app import AsyncApp
 from bot.clock import Clock, SystemClock
 from bot.jira.personal_data import PersonalDataClient
 from bot.jobs.scheduler import JobScheduler
-from bot.jobs.tasks import JobServices, build_jobs
+from bot.jobs.tasks import JobServices, build_jobs, webhook_upkeep_job
 from bot.services.admins import AdminPolicy
+from bot.services.channel_events import ChannelEventService
+from bot.services.inbox import InboxDispatcher
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
 from bot.services.notify import Notifier
 from bot.services.oauth_apps import OAuthApps
 from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
+from bot.services.subscriptions import SubscriptionService
 from bot.services.tokens import TokenService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
+from bot.services.webhook_upkeep import WebhookUpkeep
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
 from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
+from bot.slack.listeners import subscriptions as subscription_listeners
+from bot.slack.notifications import ChannelNotificationPoster
+from bot.slack.sender import ChannelSender
 from bot.web.oauth import oauth_callback_route
+from bot.web.webhooks import WebhookReceiver
 from storage.crypto import Encryptor, load_or_create_key_file
 from storage.db import async_database_url, create_engine
 from storage.slack_installations import EncryptedInstallationStore
@@ -103,6 +111,7 @@ def build_components(
     _wire_linking(components)
     _wire_issues(components)
     _wire_jobs(components)
+    _wire_notifications(components)
     return components
 
 
@@ -146,7 +155,8 @@ def _wire_jobs(c: Components) -> None:
         idle=timedelta(days=settings.jirabot_refresh_idle_days),
     )
     hygiene = Hygiene(
-        c.storage, c.clock, audit_retention=timedelta(days=settings.jirabot_audit_retention_days)
+        c.storage, c.clock, audit_retention=timedelta(days=settings.jirabot_audit_retention_days),
+        inbox_retention=timedelta(days=settings.jirabot_inbox_retention_days),
     )
     rotation = KeyRotation(c.storage, c.installation_store)
     reporting = PersonalDataService(
@@ -184,3 +194,56 @@ def _wire_issues(c: Components) -> None:
             projects=c.services["projects"],
         ),
     )
+
+
+def _wire_notifications(c: Components) -> None:
+    """Jira → Slack: the webhook route → the inbox → channel subscriptions → the channel sender."""
+    settings = c.settings
+    tokens: TokenService = c.services["tokens"]
+    linking: LinkingService = c.services["linking"]
+    notifier: Notifier = c.services["notifier"]
+    dispatcher = InboxDispatcher(c.storage, c.clock)
+    secret = settings.atlassian_client_secret.get_secret_value() if settings.atlassian_client_secret else None
+    receiver = WebhookReceiver(c.storage, c.clock, cloud_secret=secret, on_stored=dispatcher.wake)
+    c.routes.extend(receiver.routes())
+    subscriptions = SubscriptionService(c.storage, tokens, c.clock, public_url=settings.jirabot_public_url)
+    channel_events = ChannelEventService(c.storage, tokens, c.clock)
+    sender = ChannelSender(c.gateway)
+    poster = ChannelNotificationPoster(sender, channel_events)
+
+    async def channel_handler(tenant: Any, event: Any, progress: Any) -> None:
+        await channel_events.handle(tenant, event, progress, poster)
+
+    async def channel_notice(team_id: str, enterprise_id: str | None, channel: str, text: str) -> None:
+        client = await c.gateway.client_for(team_id, enterprise_id)
+        if client is not None:
+            await client.chat_postMessage(channel=channel, text=text)
+
+    dispatcher.add_handler(channel_handler)
+    subscriptions.on_channel_notice(channel_notice)
+    linking.before_unlink(subscriptions.subscriber_left)
+    linking.before_uninstall(subscriptions.uninstalling)
+    upkeep = WebhookUpkeep(c.storage, tokens, c.clock, webhook_url_for=subscriptions.webhook_url)
+    scheduler: JobScheduler = c.services["scheduler"]
+    scheduler.add(webhook_upkeep_job(settings, upkeep))
+    subscription_listeners.register(
+        c.bolt,
+        c.router,
+        subscription_listeners.SubscriptionListeners(
+            subscriptions=subscriptions,
+            linking=linking,
+            projects=c.services["projects"],
+            admins=c.services["admins"],
+            refresh_home=notifier.refresh_home,
+        ),
+    )
+    c.services.update(
+        inbox_dispatcher=dispatcher,
+        webhook_receiver=receiver,
+        subscriptions=subscriptions,
+        channel_events=channel_events,
+        channel_sender=sender,
+        webhook_upkeep=upkeep,
+    )
+    c.startup.append(dispatcher.start)
+    c.shutdown.append(dispatcher.stop)

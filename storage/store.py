@@ -17,6 +17,10 @@ from storage.repositories import (
     StateRepository,
     TenantRepository,
 )
+from storage.repositories.inbox import InboxRepository
+from storage.repositories.subscriptions import SubscriptionRepository
+from storage.repositories.threads import ThreadRepository
+from storage.repositories.webhooks import WebhookRepository
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,10 @@ class Storage:
     issue_links: IssueLinkRepository
     idempotency: IdempotencyRepository
     leases: LeaseRepository
+    inbox: InboxRepository
+    subscriptions: SubscriptionRepository
+    webhooks: WebhookRepository
+    threads: ThreadRepository
 
     @classmethod
     def create(cls, engine: AsyncEngine, encryptor: Encryptor) -> Storage:
@@ -45,4 +53,8 @@ class Storage:
             issue_links=IssueLinkRepository(db),
             idempotency=IdempotencyRepository(db),
             leases=LeaseRepository(db),
+            inbox=InboxRepository(db),
+            subscriptions=SubscriptionRepository(db),
+            webhooks=WebhookRepository(db, encryptor),
+            threads=ThreadRepository(db),
         )

@@ -90,16 +90,19 @@ class HygieneResult:
     slack_oauth_states: int = 0
     idempotency_keys: int = 0
     audit_entries: int = 0
+    inbox_events: int = 0
 
 
 class Hygiene:
     """Deletes expired OAuth states (Jira's and Slack's install flow) and idempotency keys, and audit
-    entries older than the retention."""
+    entries older than the retention, and webhook inbox events delivered longer ago than theirs."""
 
-    def __init__(self, storage: Storage, clock: Clock, *, audit_retention: timedelta) -> None:
+    def __init__(self, storage: Storage, clock: Clock, *, audit_retention: timedelta,
+                 inbox_retention: timedelta = timedelta(days=7)) -> None:
         self._storage = storage
         self._clock = clock
         self._retention = audit_retention
+        self._inbox_retention = inbox_retention
 
     async def run(self) -> HygieneResult:
         now = self._clock.now()
@@ -108,6 +111,7 @@ class Hygiene:
             slack_oauth_states=await self._storage.states.delete_expired_slack_states(now),
             idempotency_keys=await self._storage.idempotency.delete_expired(now),
             audit_entries=await self._storage.audit.prune(now - self._retention),
+            inbox_events=await self._storage.inbox.prune(now - self._inbox_retention),
         )
 
 

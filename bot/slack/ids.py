@@ -37,3 +37,13 @@ ACTION_CARD_COMMENT = "jira_card_comment"
 ACTION_CARD_WATCH = "jira_card_watch"
 ACTION_CARD_SHARE = "jira_card_share"
 BLOCK_CARD_ACTIONS = "jira_card_actions"
+
+# Channel subscriptions (bot/slack/views/subscriptions.py)
+VIEW_SUBSCRIBE = "jira_subscribe"
+ACTION_SUB_PROJECT = "jira_sub_project"
+ACTION_SUB_EVENTS = "jira_sub_events"
+ACTION_SUB_JQL = "jira_sub_jql"
+ACTION_SUB_REMOVE = "jira_sub_remove"
+BLOCK_SUB_PROJECT = "project"
+BLOCK_SUB_EVENTS = "events"
+BLOCK_SUB_JQL = "jql"
