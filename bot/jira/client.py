@@ -7,14 +7,30 @@ Jira Data Center: `{base}/rest/api/2/…` (descriptions in wiki markup).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from bot.jira.http import RetryPolicy, send
-from bot.jira.issues import CARD_FIELDS, IssueSnapshot
+from bot.jira.issues import CARD_FIELDS, Comment, FieldMeta, IssueSnapshot, Transition, Visibility, Watchers
+
+__all__ = [
+    "BearerAuth",
+    "Comment",
+    "CreatedIssue",
+    "FieldMeta",
+    "IssueSnapshot",
+    "IssueType",
+    "JiraClient",
+    "JiraUser",
+    "Project",
+    "TokenAuth",
+    "Transition",
+    "Visibility",
+    "Watchers",
+]
 
 
 class TokenAuth(httpx.Auth):
@@ -63,17 +79,6 @@ class IssueType:
     id: str
     name: str
     subtask: bool = False
-
-
-@dataclass(frozen=True)
-class FieldMeta:
-    field_id: str
-    name: str
-    required: bool
-    schema: dict[str, Any]
-    allowed_values: list[dict[str, Any]] = field(default_factory=list)
-    has_default_value: bool = False
-    auto_complete_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,18 +201,7 @@ class JiraClient:
         items = await self._paged(
             f"issue/createmeta/{project_key}/issuetypes/{issue_type_id}", ("fields", "values")
         )
-        return [
-            FieldMeta(
-                field_id=str(f.get("fieldId") or f.get("key")),
-                name=str(f.get("name") or f.get("fieldId")),
-                required=bool(f.get("required")),
-                schema=dict(f.get("schema") or {}),
-                allowed_values=list(f.get("allowedValues") or []),
-                has_default_value=bool(f.get("hasDefaultValue")),
-                auto_complete_url=f.get("autoCompleteUrl"),
-            )
-            for f in items
-        ]
+        return [FieldMeta.parse(f) for f in items]
 
     async def _paged(self, path: str, keys: tuple[str, ...], page_size: int = 50) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -243,8 +237,57 @@ class JiraClient:
 
     async def issue(self, key: str) -> IssueSnapshot:
         """One issue as this user sees it (404 when it does not exist or they may not browse it)."""
-        data = await self._get(f"issue/{quote(key, safe='')}", fields=",".join(CARD_FIELDS))
+        data = await self._get(f"issue/{_key(key)}", fields=",".join(CARD_FIELDS))
         return IssueSnapshot.parse(data)
+
+    async def _write(self, method: str, path: str, body: Any, *, idempotent: bool) -> httpx.Response:
+        return await send(
+            self._http,
+            method,
+            f"{self._base}/{path}",
+            policy=self._policy,
+            auth=self._auth,
+            idempotent=idempotent,
+            json=body,
+            headers={"Accept": "application/json"},
+            timeout=self._timeout,
+        )
+
+    async def transitions(self, key: str) -> list[Transition]:
+        """The transitions Jira offers this user on the issue now, with their screens' fields."""
+        data = await self._get(f"issue/{_key(key)}/transitions", expand="transitions.fields")
+        return [Transition.parse(t) for t in data.get("transitions") or [] if isinstance(t, dict)]
+
+    async def transition(self, key: str, transition_id: str, fields: dict[str, Any] | None = None) -> None:
+        """Run a transition; `fields` are its screen's values in Jira's REST shapes."""
+        body: dict[str, Any] = {"transition": {"id": str(transition_id)}}
+        if fields:
+            body["fields"] = fields
+        await self._write("POST", f"issue/{_key(key)}/transitions", body, idempotent=False)
+
+    async def assign(self, key: str, account: str | None) -> None:
+        """Assign to `account` (Cloud accountId, Data Center username); None unassigns."""
+        body = {"accountId": account} if self.cloud else {"name": account}
+        await self._write("PUT", f"issue/{_key(key)}/assignee", body, idempotent=True)
+
+    async def watch(self, key: str, account: str) -> None:
+        """Add `account` (Cloud accountId, Data Center username) to the issue's watchers."""
+        await self._write("POST", f"issue/{_key(key)}/watchers", account, idempotent=True)
+
+    async def watchers(self, key: str) -> Watchers:
+        return Watchers.parse(await self._get(f"issue/{_key(key)}/watchers"))
+
+    async def add_comment(self, key: str, body: Any, visibility: Visibility | None = None) -> str:
+        """Add a comment (ADF on Cloud, wiki markup on Data Center); returns its id."""
+        payload: dict[str, Any] = {"body": body}
+        if visibility is not None:
+            payload["visibility"] = visibility.as_json()
+        response = await self._write("POST", f"issue/{_key(key)}/comment", payload, idempotent=False)
+        return str(response.json()["id"])
+
+    async def comment(self, key: str, comment_id: str) -> Comment:
+        """One comment, as this user may see it (404 when its visibility leaves them out)."""
+        return Comment.parse(await self._get(f"issue/{_key(key)}/comment/{_key(comment_id)}"))
 
     async def search_users(self, query: str, limit: int = 20) -> list[JiraUser]:
         params = (
@@ -260,3 +303,8 @@ class JiraClient:
             for u in data
             if isinstance(u, dict)
         ]
+
+
+def _key(value: str) -> str:
+    """An issue key or id as one path segment."""
+    return quote(str(value), safe="")

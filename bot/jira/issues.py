@@ -7,7 +7,7 @@ Neutral data: the Slack side renders it (`bot.slack.views.issue_card`), services
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -109,11 +109,118 @@ class IssueSnapshot:
             updated=parse_jira_time(fields.get("updated")),
             project_key=str(project.get("key") or key.rsplit("-", 1)[0]),
             project_name=_name(project),
-            security_level=(str(security.get("name") or security.get("id") or "restricted")
-                            if security else None),
+            security_level=(
+                str(security.get("name") or security.get("id") or "restricted") if security else None
+            ),
             watch_count=_int(watches.get("watchCount")),
             watching=bool(watches.get("isWatching")),
         )
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """One field of a create screen or transition screen (createmeta / `transitions.fields`)."""
+
+    field_id: str
+    name: str
+    required: bool
+    schema: dict[str, Any]
+    allowed_values: list[dict[str, Any]] = field(default_factory=list)
+    has_default_value: bool = False
+    auto_complete_url: str | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], field_id: str | None = None) -> FieldMeta:
+        ident = field_id or data.get("fieldId") or data.get("key")
+        return cls(
+            field_id=str(ident),
+            name=str(data.get("name") or ident),
+            required=bool(data.get("required")),
+            schema=dict(_mapping(data.get("schema"))),
+            allowed_values=[v for v in data.get("allowedValues") or [] if isinstance(v, Mapping)],
+            has_default_value=bool(data.get("hasDefaultValue")),
+            auto_complete_url=data.get("autoCompleteUrl"),
+        )
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A transition Jira offers the reading user on one issue now, with its screen's fields."""
+
+    id: str
+    name: str
+    to_status: str
+    to_category: StatusCategory
+    has_screen: bool
+    fields: tuple[FieldMeta, ...] = ()
+
+    @property
+    def required_fields(self) -> tuple[FieldMeta, ...]:
+        """The screen's fields that must be filled in (and have no default)."""
+        return tuple(f for f in self.fields if f.required and not f.has_default_value)
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Transition:
+        to = _mapping(data.get("to"))
+        screen = _mapping(data.get("fields"))
+        return cls(
+            id=str(data["id"]),
+            name=str(data.get("name") or to.get("name") or data["id"]),
+            to_status=str(to.get("name") or data.get("name") or ""),
+            to_category=StatusCategory.of(_mapping(to.get("statusCategory")).get("key")),
+            has_screen=bool(data.get("hasScreen")),
+            fields=tuple(
+                FieldMeta.parse(meta, str(fid)) for fid, meta in screen.items() if isinstance(meta, Mapping)
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Who may read a comment: members of a project role or of a group."""
+
+    type: str  # "role" | "group"
+    value: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"type": self.type, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    author: JiraPerson | None
+    body: Any  # ADF document (Cloud) or wiki markup (Data Center)
+    created: datetime | None
+    visibility: Visibility | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Comment:
+        seen = _mapping(data.get("visibility"))
+        visibility = (
+            Visibility(str(seen.get("type")), str(seen.get("value") or seen.get("identifier") or ""))
+            if seen
+            else None
+        )
+        return cls(
+            id=str(data["id"]),
+            author=JiraPerson.parse(data.get("author")),
+            body=data.get("body"),
+            created=parse_jira_time(data.get("created")),
+            visibility=visibility,
+        )
+
+
+@dataclass(frozen=True)
+class Watchers:
+    count: int
+    watching: bool
+    people: tuple[JiraPerson, ...] = ()
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Watchers:
+        people = tuple(p for p in (JiraPerson.parse(w) for w in data.get("watchers") or []) if p)
+        return cls(count=_int(data.get("watchCount")), watching=bool(data.get("isWatching")), people=people)
 
 
 def parse_jira_time(value: Any) -> datetime | None:

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.emulators.atlassian_issues import IssueActionsMixin
 from tests.emulators.atlassian_jira import JiraRestMixin, RestCall
 from tests.emulators.atlassian_model import (
     AccessToken,
@@ -121,7 +122,7 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-class AtlassianEmulator(JiraRestMixin):
+class AtlassianEmulator(IssueActionsMixin, JiraRestMixin):
     """Atlassian Cloud (auth server + API gateway) and Jira Data Center servers, in one ASGI app.
 
     Setup: ``add_cloud_app``, ``add_cloud_site``, ``add_datacenter``, ``add_dc_app``, ``add_user``,
@@ -129,6 +130,8 @@ class AtlassianEmulator(JiraRestMixin):
     Browser: ``logged_in``, cookie ``atlassian_account``, ``deny_consent``, ``consent_sites``.
     Knobs: ``set_latency``, ``fail_next``, ``revoke``, ``revoke_token``, ``expire_access_tokens``,
     ``advance``, ``close_account``, ``mark_account_updated``, TTL attributes.
+    Issues (``atlassian_issues``): ``seed_issue``, ``workflow`` / ``add_transition``, ``set_security_level``,
+    ``deny_permission`` / ``allow_permission``, ``add_group_member``, ``add_role_member``, ``issue_state``.
     Records: ``requests``, ``requests_to``, ``issues``, ``issue``, ``token_grants``, ``token_refreshes``,
     ``report_batches``, ``internal_errors``, ``wait_for``.
     """
@@ -173,6 +176,7 @@ class AtlassianEmulator(JiraRestMixin):
         self._token_grants: list[TokenGrant] = []
         self._report_batches: list[list[dict[str, Any]]] = []
         self.internal_errors: list[str] = []
+        self._init_issue_actions()
         self._live: LiveServer | None = None
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=_METHODS)])
 

@@ -114,6 +114,18 @@ class JiraRestMixin:
     def _public_base(self, request: Request) -> str:
         raise NotImplementedError
 
+    def _issue_action_routes(self) -> list[tuple[str, str, str, Any]]:
+        return []  # tests/emulators/atlassian_issues.py
+
+    def _visible_issue(self, call: RestCall, ref: str) -> Any:
+        raise NotImplementedError
+
+    def _card_fields(self, call: RestCall, issue: StoredIssue, state: Any, fields: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _only_requested(self, call: RestCall, fields: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
     # -- dispatch ---------------------------------------------------------------------------------
 
     async def _jira_rest(self, call: RestCall, rest: str) -> Response:
@@ -137,14 +149,16 @@ class JiraRestMixin:
             ("GET", r"user/search", "user", self._rest_user_search),
             ("GET", r"user/picker", "user", self._rest_user_picker),
             ("GET", r"mypermissions", "permissions", self._rest_mypermissions),
+            *self._issue_action_routes(),
         ]
         path = "/".join(parts)
-        for verb, pattern, scope_key, handler in routes:
+        matching = [r for r in routes if re.fullmatch(r[1], path)]
+        if matching and not any(verb == method for verb, *_ in matching):
+            return jira_error(405, [f"HTTP method {method} is not supported by this resource"])
+        for verb, pattern, scope_key, handler in matching:
             match = re.fullmatch(pattern, path)
-            if not match:
+            if verb != method or not match:
                 continue
-            if verb != method:
-                return jira_error(405, [f"HTTP method {method} is not supported by this resource"])
             if pattern == "project/search" and not call.cloud:
                 break  # Jira Data Center has no project/search
             denied = self._scope_denied(call, scope_key, verb)
@@ -738,14 +752,10 @@ class JiraRestMixin:
         return None
 
     async def _rest_get_issue(self, call: RestCall, i: str) -> Response:
-        with self._lock:
-            issue = next(
-                (x for x in self._issues if x.site == call.site.ident and i in (x.id, x.key)),
-                None,
-            )
-        project = self._find_project(call, issue.project_key) if issue else None
-        if issue is None or project is None:
-            return jira_error(404, ["Issue does not exist or you do not have permission to see it."])
+        found = self._visible_issue(call, i)
+        if isinstance(found, Response):
+            return found
+        issue, project, state = found
         itype = project.issue_type(issue.issue_type_id)
         fields: dict[str, Any] = {}
         for fid, value in issue.fields.items():
@@ -760,15 +770,14 @@ class JiraRestMixin:
             fields["creator"] = self._user_json(call, creator)
             fields.setdefault("reporter", self._user_json(call, creator))
         fields["created"] = _fmt_time(issue.created_at)
-        fields["updated"] = _fmt_time(issue.created_at)
-        fields["status"] = {"name": "To Do", "id": "10000", "statusCategory": {"key": "new", "name": "To Do"}}
+        self._card_fields(call, issue, state, fields)
         return JSONResponse(
             {
                 "expand": "renderedFields,names,schema",
                 "id": issue.id,
                 "self": f"{call.api}/issue/{issue.id}",
                 "key": issue.key,
-                "fields": fields,
+                "fields": self._only_requested(call, fields),
             }
         )
 

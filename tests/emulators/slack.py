@@ -49,6 +49,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from tests.emulators.live import LiveServer
 from tests.emulators.slack_socket import SocketModeLink
+from tests.emulators.slack_unfurl import SlackUnfurlMixin
 
 T = TypeVar("T")
 
@@ -831,7 +832,7 @@ def _flag(value: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-class SlackEmulator:
+class SlackEmulator(SlackUnfurlMixin):
     """The Slack Web API as a Starlette app; see the module docstring."""
 
     def __init__(
@@ -946,6 +947,7 @@ class SlackEmulator:
         self._missing_channels: set[str] = set()
         self._user_not_in_channel: set[tuple[str, str]] = set()
         self._ts_us = _TS_BASE_US
+        self._init_unfurl_state()
 
     def reset(self) -> None:
         """Forget recordings, views, messages, issued ids and knobs; keep teams, tokens, users."""
@@ -1585,6 +1587,7 @@ class SlackEmulator:
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
+            "chat.unfurl": self._chat_unfurl,
             "views.open": self._views_open,
             "views.push": self._views_push,
             "views.update": self._views_update,

@@ -895,6 +895,70 @@ class SlackDriver:
         result.payload = envelope
         return result
 
+    def link_shared(
+        self,
+        user_id: str,
+        urls: list[str],
+        channel_id: str = "C0GENERAL",
+        *,
+        source: str = "conversations_history",
+        **send: Any,
+    ) -> SlackResult | None:
+        """`user_id` posts `urls` in a channel; Slack sends ``link_shared`` for those on the app's
+        unfurl domains (None, and no request, when there are none)."""
+        event = self.emulator.share_links(channel_id, user_id, urls, source=source)
+        if event is None:
+            return None
+        return self.event(event, **send)
+
+    def message_options(
+        self,
+        user_id: str,
+        message: dict[str, Any],
+        action_id: str,
+        value: str = "",
+        *,
+        block_id: str | None = None,
+        channel_id: str | None = None,
+        strict: bool = True,
+        **send: Any,
+    ) -> Any:
+        """Open (or type into) an external select in a message; return the bot's options JSON."""
+        fresh = self._fresh_message(message, channel_id)
+        block, element = _find_element(fresh.get("blocks") or [], action_id, block_id)
+        if element["type"] not in ("external_select", "multi_external_select"):
+            raise AssertionError(f"{action_id!r} is a {element['type']}, not an external select")
+        min_query = element.get("min_query_length", 3)
+        if len(value) < min_query:
+            raise AssertionError(
+                f"Slack sends no block_suggestion for {value!r}: min_query_length is {min_query}"
+            )
+        ephemeral = bool(fresh.get("is_ephemeral"))
+        payload = {
+            **self._common("block_suggestion", user_id),
+            "container": {
+                "type": "message",
+                "message_ts": fresh["ts"],
+                "channel_id": fresh["channel"],
+                "is_ephemeral": ephemeral,
+            },
+            "channel": {"id": fresh["channel"], "name": self.emulator.channel_name(fresh["channel"])},
+            "action_id": action_id,
+            "block_id": block.get("block_id"),
+            "value": value,
+        }
+        if not ephemeral:
+            payload["message"] = public_message(fresh)
+        result = self._post_payload(payload, **send)
+        body = result.json() if result.response.content else None
+        if strict:
+            if not result.acked_in_time:
+                raise AssertionError(f"options answered {result.status_code} after {result.elapsed:.2f}s")
+            errors = validate_options_response(body)
+            if errors:
+                raise AssertionError(f"Slack would not show these options: {errors}")
+        return body
+
     def url_verification(self, challenge: str, **send: Any) -> SlackResult:
         body = {"token": self.verification_token, "challenge": challenge, "type": "url_verification"}
         result = self.post_raw(json.dumps(body).encode(), content_type="application/json", **send)
