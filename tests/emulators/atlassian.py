@@ -56,6 +56,7 @@ from tests.emulators.atlassian_model import (
     system_field,
 )
 from tests.emulators.atlassian_specs import is_known_scope, specs_available
+from tests.emulators.atlassian_webhooks import WebhooksMixin
 from tests.emulators.live import LiveServer
 
 __all__ = [
@@ -122,7 +123,7 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-class AtlassianEmulator(IssueActionsMixin, JiraRestMixin):
+class AtlassianEmulator(WebhooksMixin, IssueActionsMixin, JiraRestMixin):
     """Atlassian Cloud (auth server + API gateway) and Jira Data Center servers, in one ASGI app.
 
     Setup: ``add_cloud_app``, ``add_cloud_site``, ``add_datacenter``, ``add_dc_app``, ``add_user``,
@@ -132,6 +133,8 @@ class AtlassianEmulator(IssueActionsMixin, JiraRestMixin):
     ``advance``, ``close_account``, ``mark_account_updated``, TTL attributes.
     Issues (``atlassian_issues``): ``seed_issue``, ``workflow`` / ``add_transition``, ``set_security_level``,
     ``deny_permission`` / ``allow_permission``, ``add_group_member``, ``add_role_member``, ``issue_state``.
+    Webhooks and search (``atlassian_webhooks``): ``jira_create``, ``jira_transition``, ``jira_assign``,
+    ``jira_comment``, ``add_dc_webhook``, ``jira_admins``, ``pause_deliveries``; ``webhooks``, ``deliveries``.
     Records: ``requests``, ``requests_to``, ``issues``, ``issue``, ``token_grants``, ``token_refreshes``,
     ``report_batches``, ``internal_errors``, ``wait_for``.
     """
@@ -177,6 +180,7 @@ class AtlassianEmulator(IssueActionsMixin, JiraRestMixin):
         self._report_batches: list[list[dict[str, Any]]] = []
         self.internal_errors: list[str] = []
         self._init_issue_actions()
+        self._init_webhooks()
         self._live: LiveServer | None = None
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=_METHODS)])
 
@@ -189,6 +193,7 @@ class AtlassianEmulator(IssueActionsMixin, JiraRestMixin):
         return self
 
     def stop(self) -> None:
+        self._stop_deliveries()
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -1057,6 +1062,8 @@ class AtlassianEmulator(IssueActionsMixin, JiraRestMixin):
             base = f"{self._public_base(request)}{dc.context_path}/rest/api/{api.group(1)}"
             call = RestCall("dc", dc, user, access.scopes, base, request, body)
             return await self._jira_rest(call, api.group(2) or "")
+        if rest == "/rest/webhooks/1.0/webhook" or rest.startswith("/rest/webhooks/1.0/webhook/"):
+            return await self._dc_webhooks_route(request, body, dc, rest)
         return Response("Not Found", status_code=404, media_type="text/plain")
 
     def _dc_authorize(self, request: Request, dc: DataCenter) -> Response:
