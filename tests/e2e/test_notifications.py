@@ -134,8 +134,11 @@ def test_events_of_an_issue_make_one_thread_with_the_card_kept_current(world: Wo
         m for m in channel_posts(world, CHANNEL) if not m.get("thread_ts") and m["text"].startswith(issue.key)
     ]
     assert len(tops) == 1
-    final = card_of(world, CHANNEL, issue.key)
-    assert final is not None and "Alice Anders" in json.dumps(final["blocks"])
+    world.slack.wait_for(
+        lambda: "Alice Anders" in json.dumps((card_of(world, CHANNEL, issue.key) or {}).get("blocks")),
+        timeout=WAIT,
+        message="the card updated to the new assignee",
+    )
 
 
 def test_an_issue_the_subscriber_cannot_see_is_not_posted(world: World) -> None:
