@@ -187,7 +187,8 @@ def build_subscriptions_message(
     items = list(subscriptions)
     if not items:
         text = NO_SUBSCRIPTIONS if note is None else f"{note}\n{NO_SUBSCRIPTIONS}"
-        return {"response_type": "ephemeral", "replace_original": True, "text": text, "blocks": [section(text)]}
+        blocks = [section(text)]
+        return {"response_type": "ephemeral", "replace_original": True, "text": text, "blocks": blocks}
     blocks: list[dict[str, Any]] = []
     if note:
         blocks.append(section(note))
