@@ -38,6 +38,7 @@ from bot.slack.listeners import linking as linking_listeners
 from bot.slack.listeners import subscriptions as subscription_listeners
 from bot.slack.notifications import ChannelNotificationPoster
 from bot.slack.sender import ChannelSender
+from bot.slack.views.subscriptions import build_admin_subscriptions
 from bot.web.oauth import oauth_callback_route
 from bot.web.webhooks import WebhookReceiver
 from storage.crypto import Encryptor, load_or_create_key_file
@@ -219,6 +220,12 @@ def _wire_notifications(c: Components) -> None:
         if client is not None:
             await client.chat_postMessage(channel=channel, text=text)
 
+    async def admin_home(team_id: str, user_id: str, is_admin: bool) -> list[dict[str, Any]]:
+        if not is_admin:
+            return []
+        return build_admin_subscriptions(await subscriptions.for_team(team_id))
+
+    notifier.add_home_section(admin_home)
     dispatcher.add_handler(channel_handler)
     subscriptions.on_channel_notice(channel_notice)
     linking.before_unlink(subscriptions.subscriber_left)

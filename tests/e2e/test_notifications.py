@@ -12,14 +12,19 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from bot.slack import ids
+from storage.models import JiraAccount
 from tests.e2e.flows import (
     ADMIN,
     ALICE,
     ALICE_ACCOUNT,
+    BOB,
     BOB_ACCOUNT,
     World,
+    authorize,
+    button_url,
     click,
     cloud_world,
     datacenter_world,
@@ -313,3 +318,53 @@ def test_admin_status_on_data_center_shows_the_webhook_url_and_secret(bot, slack
     world.driver.slash_command(ADMIN, "admin status")
     shown = last_ephemeral(world, ADMIN, "secret:")
     assert f"{bot.url}/jira/webhooks/" in shown["text"]
+
+
+def test_the_admin_sees_and_removes_every_subscription_in_the_app_home(cloud: World) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    cloud.driver.event({"type": "app_home_opened", "user": ADMIN, "channel": "D0ADMIN", "tab": "home"})
+    home = cloud.slack.wait_for(
+        lambda: (v := cloud.slack.home_views.get(ADMIN)) and f"<#{CHANNEL}>" in json.dumps(v) and v,
+        timeout=WAIT,
+    )
+    assert f"<#{CHANNEL}>" in json.dumps(home) and f"<@{ALICE}>" in json.dumps(home)
+    cloud.driver.click_button(ADMIN, {"action_id": ids.ACTION_SUB_REMOVE}, view=home)
+    cloud.slack.wait_for(lambda: not _subscriptions(cloud), timeout=WAIT, message="removed by the admin")
+    assert cloud.atlassian.webhooks == []
+    cloud.slack.wait_for(
+        lambda: "No channel is subscribed" in json.dumps(cloud.slack.home_views.get(ADMIN)), timeout=WAIT
+    )
+
+
+def test_someone_else_may_not_remove_a_subscription(cloud: World) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    link_user(cloud, BOB, BOB_ACCOUNT)
+    cloud.driver.slash_command(BOB, "subscriptions", channel_id=CHANNEL)
+    listing = last_ephemeral(cloud, BOB, "subscription")
+    after = click(cloud, BOB, listing, ids.ACTION_SUB_REMOVE)
+    assert "Only the person who made a subscription" in after["text"]
+    assert len(_subscriptions(cloud)) == 1
+
+
+def test_a_link_without_the_webhook_scope_is_asked_to_reconnect_once(cloud: World) -> None:
+    team = cloud.slack.team()["id"]
+
+    async def old_scopes() -> None:
+        async with cloud.bot.storage.db.connection() as connection:
+            await connection.execute(
+                update(JiraAccount.__table__)
+                .where(JiraAccount.__table__.c.slack_user_id == ALICE)
+                .values(scopes="read:jira-work write:jira-work read:jira-user offline_access")
+            )
+
+    cloud.bot.run(old_scopes())
+    view = open_subscribe(cloud, ALICE, CHANNEL)
+    shown = cloud.slack.wait_for(
+        lambda: (v := cloud.slack.view(view["id"])) and "Reconnect" in json.dumps(v) and v, timeout=WAIT
+    )
+    response = authorize(button_url(shown), ALICE_ACCOUNT)
+    assert response.status_code == 200
+    account = cloud.bot.run(cloud.bot.storage.accounts.get(team, ALICE))
+    assert "manage:jira-webhook" in (account.scopes or "")
+    subscribe(cloud, ALICE, CHANNEL)
+    assert len(cloud.atlassian.webhooks) == 1

@@ -194,10 +194,11 @@ def build_subscriptions_message(
         blocks.append(section(note))
     blocks.append(section(f"*Jira subscriptions of this channel* ({len(items)})"))
     blocks += [_subscription_block(s, with_channel=False) for s in items[:45]]
+    text = f"{len(items)} Jira subscription(s) in this channel"
     return {
         "response_type": "ephemeral",
         "replace_original": True,
-        "text": f"{len(items)} Jira subscription(s) in this channel",
+        "text": f"{note}\n{text}" if note else text,
         "blocks": blocks,
     }
 
