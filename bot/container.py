@@ -230,6 +230,9 @@ def _wire_notifications(c: Components) -> None:
     subscriptions.on_channel_notice(channel_notice)
     linking.before_unlink(subscriptions.subscriber_left)
     linking.before_uninstall(subscriptions.uninstalling)
+    cleanup: WorkspaceCleanup = c.services["workspace_cleanup"]
+    cleanup.before_unlink(subscriptions.subscriber_left)
+    cleanup.before_uninstall(subscriptions.uninstalling)
     upkeep = WebhookUpkeep(c.storage, tokens, c.clock, webhook_url_for=subscriptions.webhook_url)
     scheduler: JobScheduler = c.services["scheduler"]
     scheduler.add(webhook_upkeep_job(settings, upkeep))

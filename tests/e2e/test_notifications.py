@@ -368,3 +368,28 @@ def test_a_link_without_the_webhook_scope_is_asked_to_reconnect_once(cloud: Worl
     assert "manage:jira-webhook" in (account.scopes or "")
     subscribe(cloud, ALICE, CHANNEL)
     assert len(cloud.atlassian.webhooks) == 1
+
+
+def test_a_subscriber_leaving_the_workspace_stops_their_subscriptions(cloud: World) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    team = cloud.slack.team()["id"]
+    gone = {"id": ALICE, "team_id": team, "name": "alice", "deleted": True}
+    assert cloud.driver.event({"type": "user_change", "user": gone}).status_code == 200
+    cloud.slack.wait_for(
+        lambda: any("has stopped" in m["text"] for m in channel_posts(cloud, CHANNEL)), timeout=WAIT
+    )
+    assert [s.status for s in _subscriptions(cloud)] == ["inactive"]
+    assert cloud.atlassian.webhooks == []
+
+
+@pytest.mark.parametrize("how", ["admin uninstall", "app_uninstalled"])
+def test_uninstalling_removes_the_webhooks_from_jira(cloud: World, how: str) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    assert len(cloud.atlassian.webhooks) == 1
+    team = cloud.slack.team()["id"]
+    if how == "admin uninstall":
+        cloud.bot.run(cloud.bot.components.services["linking"].uninstall(team, ADMIN))
+    else:
+        assert cloud.driver.event({"type": "app_uninstalled"}).status_code == 200
+    cloud.slack.wait_for(lambda: cloud.atlassian.webhooks == [], timeout=WAIT, message="webhooks removed")
+    cloud.slack.wait_for(lambda: cloud.bot.run(cloud.bot.storage.tenants.get(team)) is None, timeout=WAIT)
