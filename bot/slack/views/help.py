@@ -11,6 +11,8 @@ HELP_LINES = [
     ("`/jira disconnect`", "unlink your Jira account"),
     ("`/jira status`", "see whether your Jira account is linked"),
     ("`/jira create [summary]`", "create a Jira issue"),
+    ("`/jira subscribe`", "post this channel's Jira project events here, one thread per issue"),
+    ("`/jira subscriptions`", "list or remove this channel's Jira subscriptions"),
     ("`/jira help`", "show this help"),
 ]
 ADMIN_LINES = [
