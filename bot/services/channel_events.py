@@ -85,6 +85,8 @@ class ChannelEventService:
         self, tenant: TenantRecord, event: JiraEvent, candidates: list[SubscriptionRecord], key: str
     ) -> ChannelDelivery | None:
         for subscription in candidates:
+            if subscription.jql_in_webhook and not await self._matched(subscription, event):
+                continue
             issue = await self.visible_issue(tenant, subscription, event)
             if issue is not None:
                 thread_ts = await self._storage.threads.get(
@@ -92,6 +94,11 @@ class ChannelEventService:
                 )
                 return ChannelDelivery(key, tenant, subscription, event, issue, thread_ts)
         return None
+
+    async def _matched(self, subscription: SubscriptionRecord, event: JiraEvent) -> bool:
+        """A filter Jira applies itself: the delivery must name this subscription's webhook."""
+        hooks = await self._storage.webhooks.for_subscription(subscription.id)
+        return any(h.jira_webhook_id in event.matched_webhook_ids for h in hooks)
 
     async def visible_issue(
         self, tenant: TenantRecord, subscription: SubscriptionRecord, event: JiraEvent

@@ -132,7 +132,8 @@ class SubscriptionService:
             return SubscribeOutcome(errors={FIELD_JQL: words[:300]})
         except ReconnectRequired:
             raise NotLinked() from None
-        in_webhook = bool(jql and webhook_filter_allows(jql))
+        # Only Cloud webhooks carry a subscription's own filter; Data Center's one webhook has none.
+        in_webhook = bool(tenant.is_cloud and jql and webhook_filter_allows(jql))
         subscription = await self._storage.subscriptions.create(
             tenant_id=tenant.id,
             team_id=tenant.team_id,

@@ -393,3 +393,23 @@ def test_uninstalling_removes_the_webhooks_from_jira(cloud: World, how: str) -> 
         assert cloud.driver.event({"type": "app_uninstalled"}).status_code == 200
     cloud.slack.wait_for(lambda: cloud.atlassian.webhooks == [], timeout=WAIT, message="webhooks removed")
     cloud.slack.wait_for(lambda: cloud.bot.run(cloud.bot.storage.tenants.get(team)) is None, timeout=WAIT)
+
+
+def test_a_filter_jira_applies_reaches_only_its_own_channel(cloud: World) -> None:
+    other = "C0DONEONLY"
+    cloud.slack.add_channel(other, "done-only")
+    subscribe(cloud, ALICE, CHANNEL)
+    subscribe(cloud, ALICE, other, jql='status = "In Progress"')
+    issue = cloud.atlassian.jira_create(cloud.site, "ENG", "Two channels", by=BOB_ACCOUNT)
+    card = wait_card(cloud, CHANNEL, issue.key)
+    cloud.atlassian.jira_transition(issue.key, IN_PROGRESS, by=BOB_ACCOUNT)
+    wait_reply(cloud, CHANNEL, card["ts"], "moved")
+    elsewhere = wait_card(cloud, other, issue.key)  # the transition matched its filter: card, then the reply
+    wait_reply(cloud, other, elsewhere["ts"], "moved")
+    assert len([m for m in channel_posts(cloud, other) if m["text"].startswith(issue.key)]) == 1
+    first = next(
+        c
+        for c in cloud.slack.calls_to("chat.postMessage")
+        if c.params.get("channel") == other and str(c.params.get("text", "")).startswith(issue.key)
+    )
+    assert first.params["text"].endswith("[In Progress]")  # nothing reached it before the transition
