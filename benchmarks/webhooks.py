@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 from benchmarks.common import (
@@ -149,7 +150,7 @@ class Sender:
         half = len(items) // 2
         fired = asyncio.Event()
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker(session: aiohttp.ClientSession) -> None:
             while True:
                 try:
                     n, (_, identifier, body) = queue.get_nowait()
@@ -167,9 +168,10 @@ class Sender:
                     }
                     started = time.perf_counter()
                     try:
-                        response = await client.post(url, content=body, headers=headers, timeout=10)
-                        ok = 200 <= response.status_code < 300
-                    except httpx.HTTPError:
+                        async with session.post(url, data=body, headers=headers) as response:
+                            await response.read()
+                            ok = 200 <= response.status < 300
+                    except (aiohttp.ClientError, TimeoutError):
                         ok = False
                     if ok:
                         self.latencies.append(time.perf_counter() - started)
@@ -179,9 +181,11 @@ class Sender:
                     await asyncio.sleep(0.5)  # as Jira does, later, with the same identifier
                     url = self.urls[(n + self.failures) % len(self.urls)]
 
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(limits=limits) as client:
-            await asyncio.gather(*(worker(client) for _ in range(self.concurrency)))
+        connector = aiohttp.TCPConnector(limit=self.concurrency, keepalive_timeout=30)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=10)
+        ) as session:
+            await asyncio.gather(*(worker(session) for _ in range(self.concurrency)))
 
 
 async def one_run(args: argparse.Namespace, *, database: str, replicas: int, kill: bool) -> dict[str, Any]:
