@@ -7,7 +7,7 @@ import json
 from benchmarks.webhooks import Sender, deliveries, measure, report
 
 
-def test_each_issue_gets_a_created_and_a_transition_delivery_with_its_own_identifier() -> None:
+def test_each_issue_gets_a_created_and_a_transition_delivery_round_robin_over_projects() -> None:
     items = deliveries([["P000-1", "P000-2"], ["P001-1"]])
     assert [(k, json.loads(b)["webhookEvent"]) for k, _, b in items] == [
         ("P000-1", "jira:issue_created"),
