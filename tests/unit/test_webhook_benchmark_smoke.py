@@ -11,11 +11,11 @@ def test_each_issue_gets_a_created_and_a_transition_delivery_round_robin_over_pr
     items = deliveries([["P000-1", "P000-2"], ["P001-1"]])
     assert [(k, json.loads(b)["webhookEvent"]) for k, _, b in items] == [
         ("P000-1", "jira:issue_created"),
-        ("P000-2", "jira:issue_created"),
         ("P001-1", "jira:issue_created"),
+        ("P000-2", "jira:issue_created"),
         ("P000-1", "jira:issue_updated"),
-        ("P000-2", "jira:issue_updated"),
         ("P001-1", "jira:issue_updated"),
+        ("P000-2", "jira:issue_updated"),
     ]
     assert len({identifier for _, identifier, _ in items}) == 6
 
