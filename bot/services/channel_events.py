@@ -48,7 +48,10 @@ class ChannelDelivery:
     thread_ts: str | None
 
 
-ChannelPoster = Callable[[ChannelDelivery], Awaitable[None]]
+Delivered = Callable[[], Awaitable[None]]
+#: Posts one delivery; calls `delivered()` as soon as its last new message is in Slack (before any
+#: card update, which is safe to repeat), so that a crash repeats as little as possible.
+ChannelPoster = Callable[[ChannelDelivery, Delivered], Awaitable[None]]
 
 
 def delivery_key(subscription: SubscriptionRecord) -> str:
@@ -78,8 +81,13 @@ class ChannelEventService:
                 continue
             delivery = await self._first_visible(tenant, event, candidates, key)
             if delivery is not None:
-                await post(delivery)
-            await progress.mark(key)
+
+                async def delivered(key: str = key) -> None:
+                    await progress.mark(key)
+
+                await post(delivery, delivered)
+            if not progress.done(key):
+                await progress.mark(key)
 
     async def _first_visible(
         self, tenant: TenantRecord, event: JiraEvent, candidates: list[SubscriptionRecord], key: str
