@@ -35,6 +35,8 @@ from storage.store import Storage
 
 log = logging.getLogger(__name__)
 
+CHANNEL_UNREACHABLE = "channel_unreachable"
+
 
 @dataclass(frozen=True)
 class ChannelDelivery:
@@ -154,6 +156,16 @@ class ChannelEventService:
             message_ts=message_ts,
             now=self._clock.now(),
         )
+
+    async def channel_unreachable(self, delivery: ChannelDelivery, error: str) -> None:
+        """Slack says the bot cannot post there (removed, archived, deleted): the subscription stops."""
+        if await self._storage.subscriptions.deactivate(
+            delivery.subscription.id, reason=CHANNEL_UNREACHABLE, now=self._clock.now()
+        ):
+            log.warning(
+                "slack.subscription.channel_unreachable",
+                extra={"team_id": delivery.tenant.team_id, "error": error},
+            )
 
     async def forget_thread(self, delivery: ChannelDelivery) -> None:
         await self._storage.threads.forget(

@@ -35,6 +35,8 @@ class ChannelNotificationPoster:
             log.warning(
                 "slack.notification.refused", extra={"team_id": delivery.tenant.team_id, "error": exc.error}
             )
+            if exc.error in GONE:
+                await self._events.channel_unreachable(delivery, exc.error)
 
     async def _deliver(self, delivery: ChannelDelivery, delivered: Delivered) -> None:
         tenant, channel = delivery.tenant, delivery.subscription.channel_id

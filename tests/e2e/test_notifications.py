@@ -444,3 +444,14 @@ def test_oversized_and_malformed_deliveries_get_4xx_and_nothing_is_kept(cloud: W
     )
     depth = cloud.bot.run(cloud.bot.storage.inbox.depth(cloud.bot.clock.now()))
     assert depth.pending == 0
+
+
+def test_a_channel_the_bot_was_removed_from_stops_its_subscription(cloud: World) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    cloud.slack.set_bot_not_in_channel(CHANNEL)
+    cloud.atlassian.jira_create(cloud.site, "ENG", "Nobody hears", by=BOB_ACCOUNT)
+    cloud.slack.wait_for(lambda: [s.status for s in _subscriptions(cloud)] == ["inactive"], timeout=WAIT)
+    [subscription] = _subscriptions(cloud)
+    assert subscription.inactive_reason == "channel_unreachable"
+    cloud.driver.slash_command(ALICE, "subscriptions", channel_id=CHANNEL)
+    assert "I cannot post in this channel" in json.dumps(last_ephemeral(cloud, ALICE, "subscription"))
