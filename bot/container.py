@@ -16,21 +16,25 @@ from bot.clock import Clock, SystemClock
 from bot.jira.fence import build_jira_transport
 from bot.jira.personal_data import PersonalDataClient
 from bot.jobs.scheduler import JobScheduler
-from bot.jobs.tasks import JobServices, build_jobs
+from bot.jobs.tasks import JobServices, build_jobs, webhook_upkeep_job
 from bot.observability import slack as slack_observer
 from bot.observability.metrics import Metrics
 from bot.services.add_to_issue import AddToIssueService
 from bot.services.admins import AdminPolicy
 from bot.services.authorizations import AuthorizationService
+from bot.services.channel_events import ChannelEventService
+from bot.services.inbox import InboxDispatcher
 from bot.services.issue_cards import IssueCardService
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
 from bot.services.oauth_apps import OAuthApps
 from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
+from bot.services.subscriptions import SubscriptionService
 from bot.services.tokens import TokenService
 from bot.services.unfurls import UnfurlService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep, WorkspaceCleanup
+from bot.services.webhook_upkeep import WebhookUpkeep
 from bot.settings import DEFAULT_SQLITE_PATH, Settings
 from bot.slack.abandoned_creates import AbandonedCreates
 from bot.slack.app import SlackConnections, SlackGateway, build_bolt_app, build_installation_store
@@ -41,11 +45,18 @@ from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
+from bot.slack.listeners import subscriptions as subscription_listeners
+from bot.slack.notifications import ChannelNotificationPoster
 from bot.slack.notifier import Notifier
+from bot.slack.sender import ChannelSender
+from bot.slack.views.subscriptions import build_admin_subscriptions
 from bot.web.metrics import metrics_route
 from bot.web.oauth import oauth_routes
+from bot.web.webhooks import WebhookReceiver
 from storage.crypto import Encryptor, load_or_create_key_file
+from storage.database import Database
 from storage.db import async_database_url, create_engine
+from storage.repositories.inbox import InboxRepository
 from storage.slack_installations import EncryptedInstallationStore
 from storage.store import Storage
 
@@ -127,6 +138,7 @@ def build_components(
     _wire_add_to_issue(components)
     _wire_cards(components)
     _wire_jobs(components)
+    _wire_notifications(components)
     return components
 
 
@@ -190,7 +202,8 @@ def _wire_jobs(c: Components) -> None:
         idle=timedelta(days=settings.jirabot_refresh_idle_days),
     )
     hygiene = Hygiene(
-        c.storage, c.clock, audit_retention=timedelta(days=settings.jirabot_audit_retention_days)
+        c.storage, c.clock, audit_retention=timedelta(days=settings.jirabot_audit_retention_days),
+        inbox_retention=timedelta(days=settings.jirabot_inbox_retention_days),
     )
     rotation = KeyRotation(c.storage, c.installation_store)
     reporting = PersonalDataService(
@@ -262,3 +275,73 @@ def _wire_add_to_issue(c: Components) -> None:
                                 c.clock)
     c.services.update(add_to_issue=service)
     add_listeners.register(c.bolt, add_listeners.AddToIssueListeners(service))
+
+
+def _wire_notifications(c: Components) -> None:
+    """Jira → Slack: the webhook route → the inbox → channel subscriptions → the channel sender."""
+    settings = c.settings
+    tokens: TokenService = c.services["tokens"]
+    linking: LinkingService = c.services["linking"]
+    notifier: Notifier = c.services["notifier"]
+    dispatcher = InboxDispatcher(c.storage, c.clock, concurrency=settings.jirabot_inbox_concurrency)
+    secret = settings.atlassian_client_secret.get_secret_value() if settings.atlassian_client_secret else None
+    inbox = c.storage.inbox
+    if c.storage.db.is_postgres:
+        receiving = create_engine(c.storage.db.engine.url.render_as_string(hide_password=False), pool_size=8)
+        inbox = InboxRepository(Database(receiving))
+        c.shutdown.append(receiving.dispose)
+    receiver = WebhookReceiver(
+        c.storage, c.clock, cloud_secret=secret, on_stored=dispatcher.wake, inbox=inbox
+    )
+    c.routes.extend(receiver.routes())
+    dispatcher.yield_to(lambda: receiver.busy)
+    subscriptions = SubscriptionService(c.storage, tokens, c.clock, public_url=settings.jirabot_public_url)
+    channel_events = ChannelEventService(c.storage, tokens, c.clock)
+    sender = ChannelSender(c.gateway)
+    poster = ChannelNotificationPoster(sender, channel_events)
+
+    async def channel_handler(tenant: Any, event: Any, progress: Any) -> None:
+        await channel_events.handle(tenant, event, progress, poster)
+
+    async def channel_notice(team_id: str, enterprise_id: str | None, channel: str, text: str) -> None:
+        client = await c.gateway.client_for(team_id, enterprise_id)
+        if client is not None:
+            await client.chat_postMessage(channel=channel, text=text)
+
+    async def admin_home(team_id: str, user_id: str, is_admin: bool) -> list[dict[str, Any]]:
+        if not is_admin:
+            return []
+        return build_admin_subscriptions(await subscriptions.for_team(team_id))
+
+    notifier.add_home_section(admin_home)
+    dispatcher.add_handler(channel_handler)
+    subscriptions.on_channel_notice(channel_notice)
+    linking.before_unlink(subscriptions.subscriber_left)
+    linking.before_uninstall(subscriptions.uninstalling)
+    cleanup: WorkspaceCleanup = c.services["workspace_cleanup"]
+    cleanup.before_unlink(subscriptions.subscriber_left)
+    cleanup.before_uninstall(subscriptions.uninstalling)
+    upkeep = WebhookUpkeep(c.storage, tokens, c.clock, webhook_url_for=subscriptions.webhook_url)
+    scheduler: JobScheduler = c.services["scheduler"]
+    scheduler.add(webhook_upkeep_job(settings, upkeep))
+    subscription_listeners.register(
+        c.bolt,
+        c.router,
+        subscription_listeners.SubscriptionListeners(
+            subscriptions=subscriptions,
+            linking=linking,
+            projects=c.services["projects"],
+            admins=c.services["admins"],
+            refresh_home=notifier.refresh_home,
+        ),
+    )
+    c.services.update(
+        inbox_dispatcher=dispatcher,
+        webhook_receiver=receiver,
+        subscriptions=subscriptions,
+        channel_events=channel_events,
+        channel_sender=sender,
+        webhook_upkeep=upkeep,
+    )
+    c.startup.append(dispatcher.start)
+    c.shutdown.append(dispatcher.stop)

@@ -169,6 +169,9 @@ class Settings(DatabaseSettings):
     jirabot_personal_data_interval: int = Field(default=86400, ge=60)
     jirabot_key_rotation_interval: int = Field(default=86400, ge=60)
     jirabot_job_lease_seconds: int = Field(default=60, ge=2)
+    jirabot_webhook_refresh_interval: int = Field(default=86400, ge=10)
+    jirabot_inbox_retention_days: int = Field(default=7, ge=1)
+    jirabot_inbox_concurrency: int = Field(default=32, ge=1, le=200)
     jirabot_scheduler: bool = True
     jirabot_http_timeout: float = Field(default=10.0, gt=0)
 

@@ -14,6 +14,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -268,3 +269,118 @@ for _table, _names in ((_installations, INSTALLATION_TOKEN_FIELDS), (_bots, BOT_
     for _name in _names:
         _table.c[_name].type = Text()
 SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, SLACK_OAUTH_STATES_TABLE)
+
+
+class SubscriptionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class InboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+
+
+class WebhookEndpoint(Base):
+    """Where a tenant's Jira sends webhooks (`/jira/webhooks/{token}`), and the Data Center secret that
+    signs them. One per tenant; the token names the tenant in the URL and is not a secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenant_installs.id", ondelete="CASCADE"), unique=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_enc: Mapped[str | None] = mapped_column(Text)
+    jira_webhook_ref: Mapped[str | None] = mapped_column(String(1024))
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChannelSubscription(Base):
+    """A channel hearing one project's events, bounded by what its subscriber can see in Jira."""
+
+    __tablename__ = "channel_subscriptions"
+    __table_args__ = (Index("ix_channel_subscriptions_channel", "team_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant_installs.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    project_key: Mapped[str] = mapped_column(String(64))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    jql: Mapped[str | None] = mapped_column(Text)
+    jql_in_webhook: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=SubscriptionStatus.ACTIVE.value)
+    inactive_reason: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JiraWebhook(Base):
+    """A Jira Cloud dynamic webhook the bot registered with one user's link (expires after 30 days
+    unless refreshed). `subscription_id` is set for a channel subscription's webhook; other owners
+    (personal notifications) leave it empty and name themselves in `purpose`."""
+
+    __tablename__ = "jira_webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant_installs.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(32))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channel_subscriptions.id", ondelete="SET NULL"), index=True
+    )
+    jira_webhook_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    jql_filter: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboxEvent(Base):
+    """A verified webhook delivery, stored before Jira is answered and delivered by any replica.
+
+    Claimed one at a time per issue (in receipt order); `delivered` lists the subscriptions already
+    served, so a retry after a crash serves only the rest."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        Index("ix_inbox_events_pending", "status", "id"),
+        Index("ix_inbox_events_issue", "tenant_id", "issue_key", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(128), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant_installs.id", ondelete="CASCADE"))
+    issue_key: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=InboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[list[str] | None] = mapped_column(JSON)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class ChannelThread(Base):
+    """The message holding an issue's card in a channel; later events of the issue go in its thread."""
+
+    __tablename__ = "channel_threads"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "issue_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant_installs.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    issue_key: Mapped[str] = mapped_column(String(64))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

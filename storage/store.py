@@ -18,7 +18,11 @@ from storage.repositories import (
     TenantRepository,
 )
 from storage.repositories.confirmations import ConfirmationRepository
+from storage.repositories.inbox import InboxRepository
+from storage.repositories.subscriptions import SubscriptionRepository
+from storage.repositories.threads import ThreadRepository
 from storage.repositories.unfurl_settings import UnfurlSettingsRepository
+from storage.repositories.webhooks import WebhookRepository
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class Storage:
     idempotency: IdempotencyRepository
     leases: LeaseRepository
     unfurl_settings: UnfurlSettingsRepository
+    inbox: InboxRepository
+    subscriptions: SubscriptionRepository
+    webhooks: WebhookRepository
+    threads: ThreadRepository
 
     @classmethod
     def create(cls, engine: AsyncEngine, encryptor: Encryptor) -> Storage:
@@ -51,4 +59,8 @@ class Storage:
             idempotency=IdempotencyRepository(db),
             leases=LeaseRepository(db),
             unfurl_settings=UnfurlSettingsRepository(db),
+            inbox=InboxRepository(db),
+            subscriptions=SubscriptionRepository(db),
+            webhooks=WebhookRepository(db, encryptor),
+            threads=ThreadRepository(db),
         )

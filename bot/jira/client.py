@@ -143,6 +143,36 @@ class JiraClient:
         )
         return response.json()
 
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Any REST call under this client's API base (for endpoint groups kept in their own modules,
+        such as `bot.jira.webhook_api`); an absolute URL on the same site works too. The parsed JSON, or
+        None for an empty answer."""
+        response = await send(
+            self._http,
+            method,
+            path if path.startswith(("https://", "http://")) else f"{self._base}/{path}",
+            policy=self._policy,
+            auth=self._auth,
+            idempotent=idempotent,
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            json=json,
+            headers={"Accept": "application/json"},
+            timeout=self._timeout,
+        )
+        return response.json() if response.content else None
+
+    @property
+    def api_base(self) -> str:
+        return self._base
+
     async def myself(self) -> JiraUser:
         data = await self._get("myself")
         account_id = data.get("accountId") or data.get("key") or data.get("name")

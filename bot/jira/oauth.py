@@ -16,7 +16,7 @@ from bot.jira.errors import JiraHTTPError, OAuthError, OAuthInvalidGrant
 from bot.jira.http import RetryPolicy, send
 from storage.repositories.accounts import TokenSet
 
-CLOUD_SCOPES = "read:jira-work write:jira-work read:jira-user offline_access"
+CLOUD_SCOPES = "read:jira-work write:jira-work read:jira-user manage:jira-webhook offline_access"
 DATACENTER_SCOPE = "WRITE"
 DEFAULT_EXPIRES_IN = 3600
 

@@ -12,6 +12,7 @@ from functools import partial
 from bot.jobs.scheduler import Job, JobOutcome
 from bot.services.personal_data import PersonalDataService
 from bot.services.upkeep import Hygiene, KeyRotation, TokenUpkeep
+from bot.services.webhook_upkeep import WebhookUpkeep
 from bot.settings import Settings
 from bot.slack.abandoned_creates import AbandonedCreates
 
@@ -19,6 +20,7 @@ TOKEN_UPKEEP = "token_upkeep"
 HYGIENE = "hygiene"
 PERSONAL_DATA = "personal_data"
 KEY_ROTATION = "key_rotation"
+WEBHOOK_UPKEEP = "webhook_upkeep"
 
 
 async def token_upkeep(service: TokenUpkeep) -> JobOutcome:
@@ -66,3 +68,12 @@ def build_jobs(settings: Settings, services: JobServices) -> list[Job]:
         Job(KEY_ROTATION, every(settings.jirabot_key_rotation_interval),
             partial(key_rotation, services.rotation)),
     ]
+
+
+def webhook_upkeep_job(settings: Settings, service: WebhookUpkeep) -> Job:
+    """Refreshes Jira Cloud webhooks before their 30-day expiry and re-registers missing ones."""
+
+    async def run() -> JobOutcome:
+        return JobOutcome(asdict(await service.run()))
+
+    return Job(WEBHOOK_UPKEEP, timedelta(seconds=settings.jirabot_webhook_refresh_interval), run)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -80,6 +81,8 @@ class LinkingService:
         self._apps = apps
         self._clock = clock
         self._jira_for_token = jira_client_for_token
+        self._before_unlink: list[Callable[[str, str], Awaitable[None]]] = []
+        self._before_uninstall: list[Callable[[str], Awaitable[None]]] = []
 
     # Status --------------------------------------------------------------------------------
     async def status(self, team_id: str, slack_user_id: str) -> UserStatus:
@@ -193,12 +196,24 @@ class LinkingService:
         return f"{self._settings.jirabot_public_url}{START_PATH}?{urlencode({'state': state})}"
 
     # Ending one ------------------------------------------------------------------------------
+    def before_unlink(self, handler: Callable[[str, str], Awaitable[None]]) -> None:
+        """Runs `handler(team_id, slack_user_id)` before a link is removed (its token still usable)."""
+        self._before_unlink.append(handler)
+
+    def before_uninstall(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Runs `handler(team_id)` before a workspace's install and links are removed."""
+        self._before_uninstall.append(handler)
+
     async def disconnect(self, team_id: str, slack_user_id: str) -> bool:
+        for handler in self._before_unlink:
+            await _quietly(handler(team_id, slack_user_id), "jira.link.before_unlink_failed")
         return await self._storage.accounts.unlink(
             team_id, slack_user_id, actor=slack_user_id, now=self._clock.now()
         )
 
     async def uninstall(self, team_id: str, actor: str) -> int | None:
+        for handler in self._before_uninstall:
+            await _quietly(handler(team_id), "jira.tenant.before_uninstall_failed")
         return await self._storage.tenants.delete(team_id, actor=actor, now=self._clock.now())
 
     async def set_default_project(self, team_id: str, key: str | None, name: str | None, actor: str) -> bool:
@@ -231,3 +246,11 @@ class JiraClientFactory:
             auth=BearerAuth(access_token),
             timeout=self._settings.jirabot_http_timeout,
         )
+
+
+async def _quietly(work: Awaitable[None], event: str) -> None:
+    """Clean-up that must not stop what the user asked for (it is logged instead)."""
+    try:
+        await work
+    except Exception:
+        log.exception(event)

@@ -7,6 +7,7 @@ Each service does one pass and returns what it did, as counts; the scheduler dec
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -91,16 +92,19 @@ class HygieneResult:
     slack_oauth_states: int = 0
     idempotency_keys: int = 0
     audit_entries: int = 0
+    inbox_events: int = 0
 
 
 class Hygiene:
     """Deletes expired OAuth states (Jira's and Slack's install flow) and idempotency keys, and audit
-    entries older than the retention."""
+    entries older than the retention, and webhook inbox events delivered longer ago than theirs."""
 
-    def __init__(self, storage: Storage, clock: Clock, *, audit_retention: timedelta) -> None:
+    def __init__(self, storage: Storage, clock: Clock, *, audit_retention: timedelta,
+                 inbox_retention: timedelta = timedelta(days=7)) -> None:
         self._storage = storage
         self._clock = clock
         self._retention = audit_retention
+        self._inbox_retention = inbox_retention
 
     async def run(self) -> HygieneResult:
         now = self._clock.now()
@@ -110,6 +114,7 @@ class Hygiene:
             slack_oauth_states=await self._storage.states.delete_expired_slack_states(now),
             idempotency_keys=await self._storage.idempotency.delete_expired(now),
             audit_entries=await self._storage.audit.prune(now - self._retention),
+            inbox_events=await self._storage.inbox.prune(now - self._inbox_retention),
         )
 
 
@@ -155,6 +160,23 @@ class WorkspaceCleanup:
         self._storage = storage
         self._installations = installation_store
         self._clock = clock
+        self._before_unlink: list[Callable[[str, str, str], Awaitable[None]]] = []
+        self._before_uninstall: list[Callable[[str], Awaitable[None]]] = []
+
+    def before_unlink(self, handler: Callable[[str, str, str], Awaitable[None]]) -> None:
+        """Runs `handler(team_id, slack_user_id, reason)` before a departing person's link is removed."""
+        self._before_unlink.append(handler)
+
+    def before_uninstall(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Runs `handler(team_id)` before the workspace's Jira install is removed."""
+        self._before_uninstall.append(handler)
+
+    async def _run_hooks(self, calls: list[Awaitable[None]]) -> None:
+        for call in calls:
+            try:
+                await call
+            except Exception:
+                log.exception("slack.lifecycle.hook_failed")
 
     async def app_uninstalled(self, team_id: str, enterprise_id: str | None) -> UninstallResult:
         """The app left the workspace: its Slack installation goes, then its Jira install and links."""
@@ -163,6 +185,7 @@ class WorkspaceCleanup:
         now = self._clock.now()
         await self._storage.audit.add(team_id=team_id, actor=SLACK_ACTOR, action="slack.app_uninstalled",
                                       now=now, detail={"enterprise_id": enterprise_id})
+        await self._run_hooks([hook(team_id) for hook in self._before_uninstall])
         links = await self._storage.tenants.delete(team_id, actor=SLACK_ACTOR, now=now)
         log.info("slack.app_uninstalled", extra={"team_id": team_id, "tenant_removed": links is not None,
                                                  "links_removed": links or 0})
@@ -188,6 +211,7 @@ class WorkspaceCleanup:
         """A person deactivated in Slack loses their Jira link (in every workspace named)."""
         removed = 0
         for team_id in team_ids:
+            await self._run_hooks([hook(team_id, slack_user_id, "left") for hook in self._before_unlink])
             if await self._storage.accounts.delete_for_user(team_id, slack_user_id, now=self._clock.now(),
                                                             reason="slack_user_deactivated"):
                 removed += 1

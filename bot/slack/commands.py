@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.jira.links import is_issue_key
 
-SUBCOMMANDS = {"help", "connect", "disconnect", "status", "create", "show"}
+SUBCOMMANDS = {"help", "connect", "disconnect", "status", "create", "show", "subscribe", "subscriptions"}
 ADMIN_SUBCOMMANDS = {"install", "status", "uninstall", "unfurls"}
 
 

@@ -47,3 +47,13 @@ ACTION_CARD_OPEN = "jira_card_open"  # URL buttons in card notices and modals
 
 # App Home admin section: full unfurls of issues with a security level
 ACTION_UNFURL_RESTRICTED = "jira_admin_unfurl_restricted"
+
+# Channel subscriptions (bot/slack/views/subscriptions.py)
+VIEW_SUBSCRIBE = "jira_subscribe"
+ACTION_SUB_PROJECT = "jira_sub_project"
+ACTION_SUB_EVENTS = "jira_sub_events"
+ACTION_SUB_JQL = "jira_sub_jql"
+ACTION_SUB_REMOVE = "jira_sub_remove"
+BLOCK_SUB_PROJECT = "project"
+BLOCK_SUB_EVENTS = "events"
+BLOCK_SUB_JQL = "jql"

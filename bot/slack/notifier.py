@@ -7,6 +7,7 @@ Services return data; this is where it is rendered (with the builders in bot/sla
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -28,6 +29,7 @@ from storage.repositories.tenants import TenantRecord
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
+HomeSection = Callable[[str, str, bool], Awaitable[list[dict[str, Any]]]]
 
 
 class Notifier:
@@ -35,6 +37,11 @@ class Notifier:
         self._gateway = gateway
         self._linking = linking
         self._admins = admins
+        self._home_sections: list[HomeSection] = []
+
+    def add_home_section(self, section: HomeSection) -> None:
+        """More App Home blocks: `section(team_id, user_id, is_admin)` returns them (features add theirs)."""
+        self._home_sections.append(section)
 
     async def client_for(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient | None:
         client = await self._gateway.client_for(team_id, enterprise_id)
@@ -85,8 +92,14 @@ class Notifier:
         admin = None
         if status.tenant is not None and await self._admins.is_admin(client, slack_user_id):
             admin = await self._linking.admin_status(team_id)
+        view = build_home_view(status, admin)
+        for section in self._home_sections:
+            try:
+                view["blocks"] += await section(team_id, slack_user_id, admin is not None)
+            except Exception:
+                log.exception("slack.home_section_failed")
         try:
-            await client.views_publish(user_id=slack_user_id, view=build_home_view(status, admin))
+            await client.views_publish(user_id=slack_user_id, view=view)
         except SlackApiError as exc:
             log.warning(
                 "slack.home_publish_failed", extra={"team_id": team_id, "error": exc.response.get("error")}

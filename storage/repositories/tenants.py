@@ -76,6 +76,11 @@ class TenantRepository:
             row = await session.scalar(select(TenantInstall).where(TenantInstall.team_id == team_id))
             return self._record(row) if row else None
 
+    async def get_by_id(self, tenant_id: int) -> TenantRecord | None:
+        async with self._db.transaction() as session:
+            row = await session.get(TenantInstall, tenant_id)
+            return self._record(row) if row else None
+
     async def get_with_account(
         self, team_id: str, slack_user_id: str
     ) -> tuple[TenantRecord | None, AccountRecord | None]:

@@ -59,6 +59,7 @@ from tests.emulators.atlassian_model import (
 )
 from tests.emulators.atlassian_picker import IssuePickerMixin
 from tests.emulators.atlassian_specs import is_known_scope, specs_available
+from tests.emulators.atlassian_webhooks import WebhooksMixin
 from tests.emulators.live import LiveServer
 
 __all__ = [
@@ -125,7 +126,7 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
+class AtlassianEmulator(IssuePickerMixin, WebhooksMixin, IssueActionsMixin, JiraRestMixin):
     """Atlassian Cloud (auth server + API gateway) and Jira Data Center servers, in one ASGI app.
 
     Setup: ``add_cloud_app``, ``add_cloud_site``, ``add_datacenter``, ``add_dc_app``, ``add_user``,
@@ -137,6 +138,8 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
     request waiting until released) and ``holds.answer_after`` (handle it, answer something else).
     Issues (``atlassian_issues``): ``seed_issue``, ``workflow`` / ``add_transition``, ``set_security_level``,
     ``deny_permission`` / ``allow_permission``, ``add_group_member``, ``add_role_member``, ``issue_state``.
+    Webhooks and search (``atlassian_webhooks``): ``jira_create``, ``jira_transition``, ``jira_assign``,
+    ``jira_comment``, ``add_dc_webhook``, ``jira_admins``, ``pause_deliveries``; ``webhooks``, ``deliveries``.
     Records: ``requests``, ``requests_to``, ``issues``, ``issue``, ``token_grants``, ``token_refreshes``,
     ``report_batches``, ``internal_errors``, ``wait_for``.
     """
@@ -184,6 +187,7 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
         self._report_batches: list[list[dict[str, Any]]] = []
         self.internal_errors: list[str] = []
         self._init_issue_actions()
+        self._init_webhooks()
         self._live: LiveServer | None = None
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=_METHODS)])
 
@@ -197,6 +201,7 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
 
     def stop(self) -> None:
         self.holds.clear()  # a request still held would keep the server from stopping
+        self._stop_deliveries()
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -1080,6 +1085,8 @@ class AtlassianEmulator(IssuePickerMixin, IssueActionsMixin, JiraRestMixin):
             base = f"{self._public_base(request)}{dc.context_path}/rest/api/{api.group(1)}"
             call = RestCall("dc", dc, user, access.scopes, base, request, body)
             return await self._jira_rest(call, api.group(2) or "")
+        if rest == "/rest/webhooks/1.0/webhook" or rest.startswith("/rest/webhooks/1.0/webhook/"):
+            return await self._dc_webhooks_route(request, body, dc, rest)
         return Response("Not Found", status_code=404, media_type="text/plain")
 
     def _dc_authorize(self, request: Request, dc: DataCenter, q: dict[str, str]) -> Response:

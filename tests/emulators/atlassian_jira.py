@@ -123,6 +123,15 @@ class JiraRestMixin(JiraSearchMixin):
     def _issue_action_routes(self) -> list[tuple[str, str, str, Any]]:
         return []  # tests/emulators/atlassian_issues.py
 
+    def _webhook_routes(self) -> list[tuple[str, str, str, Any]]:
+        return []  # tests/emulators/atlassian_webhooks.py
+
+    def _before_rest(self, call: RestCall, method: str, path: str) -> Any:
+        return None  # tests/emulators/atlassian_webhooks.py: what a change started from
+
+    def _after_rest(self, call: RestCall, method: str, path: str, before: Any, response: Response) -> None:
+        return None  # tests/emulators/atlassian_webhooks.py: the webhook deliveries of a change
+
     def _visible_issue(self, call: RestCall, ref: str) -> Any:
         raise NotImplementedError
 
@@ -166,6 +175,7 @@ class JiraRestMixin(JiraSearchMixin):
             ("GET", r"user/picker", "user", self._rest_user_picker),
             ("GET", r"mypermissions", "permissions", self._rest_mypermissions),
             *self._issue_action_routes(),
+            *self._webhook_routes(),
         ]
         path = "/".join(parts)
         extended = await self._extra_rest(call, path)
@@ -185,7 +195,10 @@ class JiraRestMixin(JiraSearchMixin):
             denied = self._scope_denied(call, scope_key, verb)
             if denied is not None:
                 return denied
-            return await handler(call, **match.groupdict())
+            before = self._before_rest(call, method, path)
+            response = await handler(call, **match.groupdict())
+            self._after_rest(call, method, path, before, response)
+            return response
         return jira_error(404, [f"null for uri: {call.request.url}"])
 
     def _scope_denied(self, call: RestCall, scope_key: str, verb: str) -> Response | None:

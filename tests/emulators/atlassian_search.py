@@ -3,177 +3,28 @@
 Cloud: `POST`/`GET /rest/api/3/search/jql` (the enhanced search; the old `/search` answers 410 Gone as
 Cloud does now). Data Center: `GET /rest/api/2/search`. Both: `GET issue/{key}/properties/{propertyKey}`.
 
-The JQL understood is the part the bot writes, parsed strictly (anything else is Jira's 400):
-clauses joined by AND: `project = KEY`, `reporter = currentUser()` (or an account id / user name),
-`created >= -15m` (relative: m, h, d, w; or a date `"2026-05-01"`), then an optional
-`ORDER BY created|key [ASC|DESC]`.
+JQL is evaluated by tests/emulators/jql.py (the same evaluator as webhook filters), as the caller: only
+issues they may see are found.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from tests.emulators import jql as jql_engine
 from tests.emulators.atlassian_model import StoredIssue
 from tests.emulators.atlassian_specs import schema_errors
 
 PROPERTY_KEY_LIMIT = 255
 PROPERTY_VALUE_LIMIT = 32768
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op>>=|<=|!=|=|>|<|\(|\))|(?P<word>[^\s"=<>!()]+))')
-_RELATIVE = re.compile(r"^([+-]?)(\d+)([mhdw])$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-class JqlError(ValueError):
-    pass
-
-
-def _tokens(jql: str) -> list[str]:
-    out: list[str] = []
-    pos = 0
-    while pos < len(jql):
-        if not jql[pos:].strip():
-            break
-        match = _TOKEN.match(jql, pos)
-        if match is None or match.end() == pos:
-            raise JqlError(f"Error in the JQL Query: the character '{jql[pos]}' is a reserved JQL character.")
-        out.append(match.group("str") or match.group("op") or match.group("word"))
-        pos = match.end()
-    return out
-
-
-def _unquote(token: str) -> str:
-    if token.startswith('"'):
-        return re.sub(r"\\(.)", r"\1", token[1:-1])
-    return token
-
-
-class _Query:
-    def __init__(self) -> None:
-        self.filters: list[Callable[[StoredIssue], bool]] = []
-        self.order: tuple[str, bool] = ("created", True)  # field, descending
 
 
 class JiraSearchMixin:
     """Search and properties resources; expects the attributes that JiraRestMixin and the emulator define."""
-
-    # -- JQL ----------------------------------------------------------------------------------
-
-    def _parse_jql(self, call: Any, jql: str) -> _Query:
-        tokens = _tokens(jql)
-        query = _Query()
-        i = 0
-
-        def take() -> str:
-            nonlocal i
-            if i >= len(tokens):
-                raise JqlError(
-                    "Error in the JQL Query: Expecting either a value, list or function but got end of query."
-                )
-            i += 1
-            return tokens[i - 1]
-
-        seen_clause = False
-        while i < len(tokens):
-            word = tokens[i].lower()
-            if word == "order":
-                i += 1
-                if i >= len(tokens) or tokens[i].lower() != "by":
-                    raise JqlError("Error in the JQL Query: Expecting 'by' after 'order'.")
-                i += 1
-                name = take().lower()
-                if name not in {"created", "key"}:
-                    raise JqlError(f"Error in the JQL Query: Not able to sort using field '{name}'.")
-                descending = name == "created"
-                if i < len(tokens):
-                    direction = take().lower()
-                    if direction not in {"asc", "desc"}:
-                        raise JqlError(
-                            f"Error in the JQL Query: Expecting ASC or DESC but got '{direction}'."
-                        )
-                    descending = direction == "desc"
-                if i < len(tokens):
-                    raise JqlError("Error in the JQL Query: Expecting end of query after ORDER BY.")
-                query.order = (name, descending)
-                break
-            if seen_clause:
-                if word != "and":
-                    raise JqlError(f"Error in the JQL Query: Expecting operator AND but got '{tokens[i]}'.")
-                i += 1
-            query.filters.append(self._jql_clause(call, take().lower(), take(), take))
-            seen_clause = True
-        if not query.filters:
-            raise JqlError("Unbounded JQL queries are not allowed here. Please add a search restriction.")
-        return query
-
-    def _jql_clause(
-        self, call: Any, name: str, op: str, take: Callable[[], str]
-    ) -> Callable[[StoredIssue], bool]:
-        value = take()
-        if name == "project":
-            if op != "=":
-                raise JqlError(
-                    f"Error in the JQL Query: operator '{op}' is not supported for 'project' here."
-                )
-            project = self._find_project(call, _unquote(value))  # type: ignore[attr-defined]
-            if project is None:
-                raise JqlError(f"The value '{_unquote(value)}' does not exist for the field 'project'.")
-            return lambda issue: issue.project_key == project.key
-        if name == "reporter":
-            if op != "=":
-                raise JqlError(
-                    f"Error in the JQL Query: operator '{op}' is not supported for 'reporter' here."
-                )
-            if value.lower() == "currentuser":
-                if take() != "(" or take() != ")":
-                    raise JqlError("Error in the JQL Query: Expecting ')' after 'currentUser('.")
-                wanted = call.user.account_id
-            else:
-                user = self._find_user_ref(  # type: ignore[attr-defined]
-                    call, {"accountId": _unquote(value)} if call.cloud else {"name": _unquote(value)}
-                )
-                if user is None:
-                    raise JqlError(f"The value '{_unquote(value)}' does not exist for the field 'reporter'.")
-                wanted = user.account_id
-            return lambda issue: self._reporter_of(call, issue) == wanted
-        if name == "created":
-            if op not in {">=", ">", "<=", "<"}:
-                raise JqlError(
-                    f"Error in the JQL Query: operator '{op}' is not supported for 'created' here."
-                )
-            at = self._jql_time(_unquote(value))
-            compare = {
-                ">=": lambda t: t >= at,
-                ">": lambda t: t > at,
-                "<=": lambda t: t <= at,
-                "<": lambda t: t < at,
-            }[op]
-            return lambda issue: compare(issue.created_at)
-        raise JqlError(f"Field '{name}' does not exist or you do not have permission to view it.")
-
-    def _jql_time(self, value: str) -> float:
-        relative = _RELATIVE.match(value)
-        if relative:
-            sign = -1 if relative.group(1) == "-" else 1
-            return self.now() + sign * int(relative.group(2)) * _UNITS[relative.group(3)]  # type: ignore[attr-defined]
-        try:
-            day = dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-        except ValueError:
-            raise JqlError(f"Date value '{value}' for field 'created' is invalid.") from None
-        return day.timestamp()
-
-    def _reporter_of(self, call: Any, issue: StoredIssue) -> str:
-        ref = issue.fields.get("reporter")
-        if isinstance(ref, dict):
-            user = self._find_user_ref(call, ref)  # type: ignore[attr-defined]
-            if user is not None:
-                return str(user.account_id)
-        return issue.creator
 
     def _visible_issues(self, call: Any) -> list[StoredIssue]:
         with self._lock:  # type: ignore[attr-defined]
@@ -182,17 +33,46 @@ class JiraSearchMixin:
 
     def _search(self, call: Any, jql: str) -> list[StoredIssue] | Response:
         try:
-            query = self._parse_jql(call, jql)
-        except JqlError as exc:
+            query = jql_engine.parse_query(jql)
+        except jql_engine.JqlError as exc:
             return JSONResponse(
-                {"errorMessages": [str(exc)], "errors": {}, "warningMessages": []}, status_code=400
+                {"errorMessages": exc.messages, "errors": {}, "warningMessages": []}, status_code=400
             )
-        found = [i for i in self._visible_issues(call) if all(f(i) for f in query.filters)]
-        name, descending = query.order
-        if name == "created":
-            found.sort(key=lambda i: (i.created_at, int(i.id)), reverse=descending)
-        else:
+        if query.node is None:
+            return JSONResponse(
+                {
+                    "errorMessages": [
+                        "Unbounded JQL queries are not allowed here. Please add a search restriction."
+                    ],
+                    "errors": {},
+                },
+                status_code=400,
+            )
+        for project in jql_engine.values_of(query.node, "project"):
+            if self._find_project(call, project) is None:  # type: ignore[attr-defined]
+                return JSONResponse(
+                    {"errorMessages": [f"The value '{project}' does not exist for the field 'project'."],
+                     "errors": {}, "warningMessages": []},
+                    status_code=400,
+                )
+        me = call.user.account_id if call.cloud else call.user.name
+        now = self.now()  # type: ignore[attr-defined]
+        found = [
+            issue
+            for issue in self._visible_issues(call)
+            if not isinstance(self._visible_issue(call, issue.key), Response)  # type: ignore[attr-defined]
+            and jql_engine.matches(
+                query.node,
+                {**self._jql_values(issue), "created": [str(issue.created_at)]},  # type: ignore[attr-defined]
+                current_user=me,
+                now=now,
+            )
+        ]
+        name, descending = query.order or ("created", True)
+        if name == "key":
             found.sort(key=lambda i: (i.project_key, int(i.key.rsplit("-", 1)[1])), reverse=descending)
+        else:
+            found.sort(key=lambda i: (i.created_at, int(i.id)), reverse=descending)
         return found
 
     def _search_hit(self, call: Any, issue: StoredIssue, fields: list[str]) -> dict[str, Any]:

@@ -198,7 +198,7 @@ def test_hygiene_deletes_expired_states_and_keys_and_prunes_the_audit_log(
     clock.advance(11 * 60)
     outcome = bot.run(tasks.hygiene(service(bot, "hygiene")))
     assert outcome.counts == {"oauth_states": 1, "oauth_confirmations": 1, "slack_oauth_states": 1,
-                              "idempotency_keys": 1, "audit_entries": 1}
+                              "idempotency_keys": 1, "audit_entries": 1, "inbox_events": 0}
 
     async def remaining() -> tuple[list[str], list[str], list[str]]:
         slack_states = Base.metadata.tables[SLACK_OAUTH_STATES_TABLE]

@@ -54,7 +54,7 @@ def test_cloud_authorize_url() -> None:
     assert query == {
         "audience": "api.atlassian.com",
         "client_id": "cid",
-        "scope": "read:jira-work write:jira-work read:jira-user offline_access",
+        "scope": "read:jira-work write:jira-work read:jira-user manage:jira-webhook offline_access",
         "redirect_uri": "https://bot.test/jira/oauth/callback",
         "state": "st4te",
         "response_type": "code",

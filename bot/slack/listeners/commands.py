@@ -25,6 +25,9 @@ class CommandRouter:
     def add(self, name: str, handler: Handler) -> None:
         self._handlers[name] = handler
 
+    def get(self, name: str) -> Handler | None:
+        return self._handlers.get(name)
+
     async def dispatch(
         self,
         ack: AsyncAck,

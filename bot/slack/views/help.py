@@ -12,6 +12,8 @@ HELP_LINES = [
     ("`/jira status`", "see whether your Jira account is linked"),
     ("`/jira create [summary]`", "create a Jira issue"),
     ("`/jira show KEY`", "see an issue (also `/jira KEY`), act on it, share it in the channel"),
+    ("`/jira subscribe`", "post this channel's Jira project events here, one thread per issue"),
+    ("`/jira subscriptions`", "list or remove this channel's Jira subscriptions"),
     ("`/jira help`", "show this help"),
 ]
 ADMIN_LINES = [
