@@ -18,6 +18,7 @@ from storage.repositories import (
     TenantRepository,
 )
 from storage.repositories.inbox import InboxRepository
+from storage.repositories.personal import PersonalRepository
 from storage.repositories.subscriptions import SubscriptionRepository
 from storage.repositories.threads import ThreadRepository
 from storage.repositories.webhooks import WebhookRepository
@@ -38,6 +39,7 @@ class Storage:
     subscriptions: SubscriptionRepository
     webhooks: WebhookRepository
     threads: ThreadRepository
+    personal: PersonalRepository
 
     @classmethod
     def create(cls, engine: AsyncEngine, encryptor: Encryptor) -> Storage:
@@ -57,4 +59,5 @@ class Storage:
             subscriptions=SubscriptionRepository(db),
             webhooks=WebhookRepository(db, encryptor),
             threads=ThreadRepository(db),
+            personal=PersonalRepository(db),
         )

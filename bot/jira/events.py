@@ -77,6 +77,8 @@ class JiraEvent:
     comment: CommentEvent | None = None
     matched_webhook_ids: tuple[str, ...] = field(default_factory=tuple)
     timestamp: int | None = None
+    # The delivery as Jira sent it, for handlers that need more than the above (people, descriptions).
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def parse(cls, payload: Mapping[str, Any]) -> JiraEvent | None:
@@ -133,6 +135,7 @@ class JiraEvent:
             comment=comment,
             matched_webhook_ids=tuple(str(i) for i in payload.get("matchedWebhookIds") or ()),
             timestamp=timestamp if isinstance(timestamp, int) else None,
+            raw=payload,
         )
 
 

@@ -76,9 +76,22 @@ class InboxDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._periodic: list[Callable[[], Awaitable[None]]] = []
+        self._periodic_runs: dict[int, asyncio.Task[None]] = {}
 
     def add_handler(self, handler: EventHandler) -> None:
         self._handlers.append(handler)
+
+    def add_periodic(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Work the dispatcher also starts on every turn of its loop (at least once per poll interval),
+        never two runs of the same work at once (personal notifications flush their grouped DMs)."""
+        self._periodic.append(work)
+
+    def _start_periodic(self) -> None:
+        for index, work in enumerate(self._periodic):
+            running = self._periodic_runs.get(index)
+            if running is None or running.done():
+                self._periodic_runs[index] = asyncio.create_task(_logged(work))
 
     def wake(self) -> None:
         """A delivery was stored here: look at once rather than at the next poll."""
@@ -96,6 +109,8 @@ class InboxDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for running in self._periodic_runs.values():
+            running.cancel()
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=10)
             for task in self._inflight:
@@ -108,6 +123,7 @@ class InboxDispatcher:
             except Exception:
                 log.exception("inbox.claim_failed")
                 claimed = 0
+            self._start_periodic()
             if claimed and len(self._inflight) < self._concurrency:
                 continue
             self._wake.clear()
@@ -181,3 +197,10 @@ class InboxDispatcher:
         progress = Progress(self._storage, item, self.holder)
         for handler in self._handlers:
             await handler(tenant, event, progress)
+
+
+async def _logged(work: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await work()
+    except Exception:
+        log.exception("inbox.periodic_failed")

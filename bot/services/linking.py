@@ -102,6 +102,7 @@ class LinkingService:
         self._jira_for_token = jira_client_for_token
         self._before_unlink: list[Callable[[str, str], Awaitable[None]]] = []
         self._before_uninstall: list[Callable[[str], Awaitable[None]]] = []
+        self._after_link: list[Callable[[TenantRecord, AccountRecord], Awaitable[None]]] = []
 
     # Status --------------------------------------------------------------------------------
     async def status(self, team_id: str, slack_user_id: str) -> UserStatus:
@@ -213,6 +214,10 @@ class LinkingService:
     def before_unlink(self, handler: Callable[[str, str], Awaitable[None]]) -> None:
         """Runs `handler(team_id, slack_user_id)` before a link is removed (its token still usable)."""
         self._before_unlink.append(handler)
+
+    def after_link(self, handler: Callable[[TenantRecord, AccountRecord], Awaitable[None]]) -> None:
+        """Called once a user's link (or the installer's) is made; failures are logged, not shown."""
+        self._after_link.append(handler)
 
     def before_uninstall(self, handler: Callable[[str], Awaitable[None]]) -> None:
         """Runs `handler(team_id)` before a workspace's install and links are removed."""
@@ -412,6 +417,8 @@ class LinkingService:
             "jira.tenant.installed",
             extra={"team_id": record.team_id, "kind": tenant.kind, "site": tenant.site_host},
         )
+        for handler in self._after_link:
+            await _quietly(handler(tenant, account), "jira.link.after_link_failed")
         return _success(record, tenant, account, installed=True)
 
     async def _complete_link(self, record: StateRecord, code: str, now: datetime) -> CallbackResult:
@@ -455,6 +462,8 @@ class LinkingService:
         log.info(
             "jira.account.linked", extra={"team_id": record.team_id, "slack_user_id": record.slack_user_id}
         )
+        for handler in self._after_link:
+            await _quietly(handler(tenant, account), "jira.link.after_link_failed")
         return _success(record, tenant, account, installed=False)
 
     async def _myself(self, tokens: TokenSet, *, cloud: bool, base: str, cloud_id: str | None) -> JiraUser:

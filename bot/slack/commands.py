@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SUBCOMMANDS = {"help", "connect", "disconnect", "status", "create", "subscribe", "subscriptions"}
+SUBCOMMANDS = {"help", "connect", "disconnect", "status", "create", "subscribe", "subscriptions", "notify"}
 ADMIN_SUBCOMMANDS = {"install", "status", "uninstall"}
 
 

@@ -13,6 +13,7 @@ HELP_LINES = [
     ("`/jira create [summary]`", "create a Jira issue"),
     ("`/jira subscribe`", "post this channel's Jira project events here, one thread per issue"),
     ("`/jira subscriptions`", "list or remove this channel's Jira subscriptions"),
+    ("`/jira notify on|off`", "turn your personal Jira notifications (direct messages) on or off"),
     ("`/jira help`", "show this help"),
 ]
 ADMIN_LINES = [
