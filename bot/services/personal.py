@@ -338,6 +338,8 @@ class PersonalNotificationService:
             if not on:
                 continue
             who = {person.jira_account_id} | ({mine.jira_name} if mine and mine.jira_name else set())
+            if new_mentions and not tenant.is_cloud and not (mine and mine.jira_name):
+                who |= await self._dc_name_of(tenant, person)
             if who & actor:
                 continue  # never about their own actions
             changes: list[Change] = []
@@ -414,6 +416,18 @@ class PersonalNotificationService:
                 found |= idents(watcher)
             return found
         return set()
+
+    async def _dc_name_of(self, tenant: TenantRecord, person: LinkedPerson) -> set[str]:
+        _, account = await self._storage.tenants.get_with_account(tenant.team_id, person.slack_user_id)
+        if account is None or account.needs_reconnect:
+            return set()
+        try:
+            name = await self._dc_name(tenant, account)
+        except (JiraNotFound, JiraForbidden, JiraUnauthorized, ReconnectRequired):
+            return set()
+        except (JiraUnavailable, JiraRateLimited, JiraServerError) as exc:
+            raise TransientDeliveryError(type(exc).__name__) from exc
+        return {name} if name else set()
 
     async def _dc_name(self, tenant: TenantRecord, account: AccountRecord) -> str | None:
         """A Data Center user's login name (what `[~name]` mentions use); the link keeps the user key."""
