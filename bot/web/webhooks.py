@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -18,6 +19,8 @@ from starlette.routing import Route
 from bot.clock import Clock
 from bot.jira.events import issue_key_of
 from bot.web.webhook_auth import Unverified, verify_cloud_jwt, verify_dc_signature
+from storage.repositories.tenants import TenantRecord
+from storage.repositories.webhooks import EndpointRecord
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/jira/webhooks"
 MAX_BODY = 1024 * 1024
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
+ENDPOINT_CACHE_SECONDS = 10.0
 
 
 class _TooLarge(Exception):
@@ -62,6 +66,21 @@ class WebhookReceiver:
         self._clock = clock
         self._cloud_secret = cloud_secret
         self._on_stored = on_stored
+        self._endpoints: dict[str, tuple[float, EndpointRecord | None, TenantRecord | None]] = {}
+
+    async def _endpoint(self, token: str) -> tuple[EndpointRecord | None, TenantRecord | None]:
+        """The endpoint and its tenant, remembered for a few seconds (a burst of deliveries reads them
+        once, not once each)."""
+        now = time.monotonic()
+        cached = self._endpoints.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        endpoint = await self._storage.webhooks.endpoint_by_token(token)
+        tenant = await self._storage.tenants.get_by_id(endpoint.tenant_id) if endpoint else None
+        if len(self._endpoints) > 1000:
+            self._endpoints.clear()
+        self._endpoints[token] = (now + ENDPOINT_CACHE_SECONDS, endpoint, tenant)
+        return endpoint, tenant
 
     def routes(self) -> list[Route]:
         return [
@@ -76,8 +95,7 @@ class WebhookReceiver:
         except _TooLarge:
             return _answer(413, "too_large")
         token = request.path_params.get("token")
-        endpoint = await self._storage.webhooks.endpoint_by_token(token) if token else None
-        tenant = await self._storage.tenants.get_by_id(endpoint.tenant_id) if endpoint else None
+        endpoint, tenant = await self._endpoint(token) if token else (None, None)
         if endpoint is None or tenant is None:
             log.warning("jira.webhook.unknown_endpoint")
             return _answer(401, "unverified")

@@ -118,7 +118,9 @@ def test_cloud_install_authorize_url_has_the_3lo_parameters(cloud: World) -> Non
     assert parts.path == "/authorize"
     assert query["audience"] == "api.atlassian.com"
     assert query["client_id"] == "cloud-client-id"
-    assert query["scope"].split() == ["read:jira-work", "write:jira-work", "read:jira-user", "offline_access"]
+    assert query["scope"].split() == [
+        "read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-webhook", "offline_access"
+    ]
     assert query["redirect_uri"] == f"{cloud.bot.url}/jira/oauth/callback"
     assert query["response_type"] == "code" and query["prompt"] == "consent"
     assert len(query["state"]) >= 32
