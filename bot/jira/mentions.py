@@ -28,5 +28,3 @@ def _adf(node: Mapping[str, Any], found: set[str]) -> None:
     for child in node.get("content") or ():
         if isinstance(child, Mapping):
             _adf(child, found)
-        elif isinstance(child, str):
-            found.update(WIKI_MENTION.findall(child))

@@ -360,7 +360,11 @@ class PersonalNotificationService:
             wants_move = PersonalKind.TRANSITIONED in on and event.transition is not None
             if (wants_comment or wants_move) and not who & reporter:
                 if watchers is None:
-                    watchers = await self._watchers(tenant, event.issue_key, people)
+                    # Read with the link of someone the issue surely shows to first (its reporter or
+                    # assignee when linked), then with others'.
+                    near = reporter | assignee
+                    readers = sorted(people, key=lambda p: p.jira_account_id not in near)
+                    watchers = await self._watchers(tenant, event.issue_key, readers)
                 if not who & watchers:
                     wants_comment = wants_move = False
             if wants_comment and event.comment is not None:
