@@ -82,10 +82,12 @@ def cloud(bot, slack, atlassian, driver) -> World:
 
 
 def personal_hooks(world: World, account: str) -> list[Any]:
+    """The user's live personal webhooks in Jira (Jira has dropped those past their expiry)."""
+    now = world.bot.clock.now().timestamp()
     return [
         h
         for h in world.atlassian.webhooks
-        if h.kind == "cloud" and h.owner == account and h.jql and account in h.jql
+        if h.kind == "cloud" and h.owner == account and h.jql and account in h.jql and h.expires_at > now
     ]
 
 
@@ -341,3 +343,18 @@ def test_a_deactivated_user_hears_nothing_more(world: World) -> None:
     wait_dm(world, ALICE, issue.key, f"Ada Admin commented on {issue.key}")  # the issue's events flow
     settle(world)
     assert dms(world, BOB, issue.key) == []
+
+
+def test_the_upkeep_job_refreshes_and_re_registers_personal_webhooks(cloud: World) -> None:
+    upkeep = cloud.bot.components.services["webhook_upkeep"]
+    cloud.bot.clock.advance(25 * 86400)
+    assert cloud.bot.run(upkeep.run()).refreshed == 6  # two for each of Ada, Alice and Bob
+    soon = cloud.bot.clock.now().timestamp() + 29 * 86400
+    assert all(h.expires_at > soon for h in cloud.atlassian.webhooks)
+    cloud.bot.clock.advance(31 * 86400)  # not refreshed since: Jira dropped them all
+    assert cloud.bot.run(upkeep.run()).reregistered == 6
+    for account in (ADMIN_ACCOUNT, ALICE_ACCOUNT, BOB_ACCOUNT):
+        assert len(personal_hooks(cloud, account)) == 2
+    issue = cloud.atlassian.jira_create(cloud.site, "ENG", "Still heard", by=BOB_ACCOUNT)
+    cloud.atlassian.jira_assign(issue.key, ALICE_ACCOUNT, by=BOB_ACCOUNT)
+    wait_dm(cloud, ALICE, issue.key, f"Bob Builder assigned {issue.key} to you")
