@@ -207,9 +207,11 @@ class PersonalRepository:
     ) -> list[PendingDm]:
         table = PendingDirectMessage.__table__
         free = or_(table.c.claimed_by.is_(None), table.c.lease_until <= now)
-        candidates = (
-            select(table.c.id).where(table.c.due_at <= now, free).order_by(table.c.due_at).limit(limit)
-        )
+        due = select(table.c.id).where(table.c.due_at <= now, free)
+        async with self._db.connection() as connection:  # the usual answer, read without a write
+            if (await connection.execute(due.limit(1))).first() is None:
+                return []
+        candidates = due.order_by(table.c.due_at).limit(limit)
         if self._db.is_postgres:
             candidates = candidates.with_for_update(skip_locked=True)
         statement = (
