@@ -102,6 +102,26 @@ async def seed(database_url: str, key: str, jira: dict[str, Any], users: int) ->
         await engine.dispose()
 
 
+async def drained(database_url: str, key: str, within: float) -> None:
+    """Waits until the bot's inbox is empty and no DM waits (read from its database)."""
+    from storage.crypto import Encryptor
+    from storage.db import async_database_url, create_engine
+    from storage.store import Storage
+
+    engine = create_engine(async_database_url(database_url, None))  # type: ignore[arg-type]
+    storage = Storage.create(engine, Encryptor.from_string(key))
+    deadline = time.monotonic() + within
+    idle = 0
+    try:
+        while time.monotonic() < deadline and idle < 3:
+            depth = await storage.inbox.depth(datetime.now(UTC))
+            waiting = await storage.personal.pending_count()
+            idle = idle + 1 if depth.pending == 0 and waiting == 0 else 0
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+
+
 def bulk_edit(issues: list[dict[str, Any]], events: int) -> list[tuple[str, str, bytes]]:
     """(issue key, identifier, body) of every event, issue after issue, as Jira sends a bulk edit."""
     editor = {"accountId": ACTOR_ACCOUNT, "displayName": "Bulk Editor"}
@@ -233,13 +253,8 @@ async def one_run(args: argparse.Namespace, database: str) -> dict[str, Any]:
             sender = Sender([f"http://127.0.0.1:{bot_port}/jira/webhooks/{token}"], args.concurrency)
             started = time.time()
             await sender.run(items)
-            deadline = time.monotonic() + args.timeout
-            while time.monotonic() < deadline:
-                count = (await client.get(f"{slack_url}/_bench/count")).json()["count"]
-                if count >= len(expected):
-                    break
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(args.window + 2)  # a DM sent twice, or split, arrives too
+            await drained(database, key, args.timeout)
+            await asyncio.sleep(1.0)  # the last DMs' answers
             seen = (await client.get(f"{slack_url}/_bench/dms")).json()
     finally:
         procs.stop_all()

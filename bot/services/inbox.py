@@ -42,7 +42,11 @@ class Progress:
         return key in self._served
 
     async def mark(self, key: str) -> None:
-        self._served.add(key)
+        await self.mark_all([key])
+
+    async def mark_all(self, keys: list[str]) -> None:
+        """Several deliveries recorded at once (one write)."""
+        self._served.update(keys)
         await self._storage.inbox.mark_served(self._item.id, self._holder, set(self._served))
 
 

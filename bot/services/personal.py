@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 from bot.clock import Clock
 from bot.jira import webhook_api
+from bot.jira.client import JiraClient
 from bot.jira.errors import (
     JiraError,
     JiraForbidden,
@@ -332,6 +333,7 @@ class PersonalNotificationService:
         assignee = idents(fields.get("assignee"))
         assigned = event.assignment is not None or (event.webhook_event == "jira:issue_created" and assignee)
         watchers: set[str] | None = None
+        recorded: dict[str, list[dict[str, Any]]] = {}
         for person in people:
             mine = settings.get(person.slack_user_id)
             on = ALL_KINDS - (mine.kinds_off if mine else frozenset())
@@ -385,22 +387,20 @@ class PersonalNotificationService:
                         to_status=event.transition.to_status,
                     )
                 )
-            if not changes:
-                continue
-            key = f"dm:{person.slack_user_id}"
-            if progress.done(key):
-                continue
-            for change in changes:
-                await self._storage.personal.add_change(
-                    tenant_id=tenant.id,
-                    team_id=tenant.team_id,
-                    slack_user_id=person.slack_user_id,
-                    issue_key=event.issue_key,
-                    change=change.as_dict(),
-                    now=self._clock.now(),
-                    window=self._window,
-                )
-            await progress.mark(key)
+            if changes and not progress.done(f"dm:{person.slack_user_id}"):
+                recorded[person.slack_user_id] = [c.as_dict() for c in changes]
+        if not recorded:
+            return
+        # One transaction for every recipient, then one write saying so (a retry skips them).
+        await self._storage.personal.add_changes(
+            tenant_id=tenant.id,
+            team_id=tenant.team_id,
+            issue_key=event.issue_key,
+            changes=recorded,
+            now=self._clock.now(),
+            window=self._window,
+        )
+        await progress.mark_all([f"dm:{user}" for user in recorded])
 
     async def _watchers(self, tenant: TenantRecord, issue_key: str, people: list[LinkedPerson]) -> set[str]:
         """The issue's watchers, read with the first linked user's link that may read them."""
@@ -498,16 +498,8 @@ class PersonalNotificationService:
         try:
             async with self._tokens.session(tenant, account) as client:
                 issue = await client.issue(pending.issue_key)
-                visible: list[Change] = []
-                for change in changes:
-                    if change.comment_id is None:
-                        visible.append(change)
-                        continue
-                    try:
-                        await client.comment(issue.key, change.comment_id)
-                    except (JiraNotFound, JiraForbidden):
-                        continue  # a restricted comment they may not read
-                    visible.append(change)
+                readable = await _readable_comments(client, issue.key, [c.comment_id for c in changes])
+                visible = [c for c in changes if c.comment_id is None or c.comment_id in readable]
         except (JiraNotFound, JiraForbidden, ReconnectRequired, JiraUnauthorized):
             return None
         except (JiraUnavailable, JiraRateLimited, JiraServerError) as exc:
@@ -518,6 +510,27 @@ class PersonalNotificationService:
         if not visible:
             return None
         return PersonalDm(tenant, pending.slack_user_id, issue, tuple(visible))
+
+
+async def _readable_comments(client: JiraClient, issue_key: str, wanted: list[str | None]) -> set[str]:
+    """Which of these comments the client's user may read (Jira hides restricted ones from others):
+    one comment is read by id; several through the issue's newest comments, then by id what is left."""
+    ids = {c for c in wanted if c is not None}
+    found: set[str] = set()
+    if len(ids) > 1:
+        data = await client.call(
+            "GET",
+            f"issue/{quote(issue_key, safe='')}/comment",
+            params={"orderBy": "-created", "maxResults": 100},
+        )
+        found = {str(c.get("id")) for c in (data or {}).get("comments") or [] if isinstance(c, Mapping)} & ids
+    for comment_id in ids - found:
+        try:
+            await client.comment(issue_key, comment_id)
+        except (JiraNotFound, JiraForbidden):
+            continue  # a restricted comment they may not read
+        found.add(comment_id)
+    return found
 
 
 def _new_mentions(

@@ -1,7 +1,7 @@
 """Personal notifications: each user's switches (`personal_settings`) and the direct messages waiting
 out their grouping window (`personal_pending_dms`).
 
-A pending DM gathers the changes of one issue for one recipient. `add_change` appends to the open row
+A pending DM gathers the changes of one issue for one recipient. `add_changes` appends to the open row
 (not yet claimed) or opens one due `window` later; `claim_due` hands due rows to one replica (PostgreSQL
 `FOR UPDATE SKIP LOCKED`; one atomic statement on SQLite) for a lease; `finish` deletes a sent row,
 `release` puts it back for a retry. The appender and the claimer never lose a change: an append only
@@ -156,51 +156,61 @@ class PersonalRepository:
         return [LinkedPerson(r.slack_user_id, str(r.jira_account_id), r.scopes or "") for r in rows]
 
     # Pending DMs ----------------------------------------------------------------------------------
-    async def add_change(
+    async def add_changes(
         self,
         *,
         tenant_id: int,
         team_id: str,
-        slack_user_id: str,
         issue_key: str,
-        change: dict[str, Any],
+        changes: dict[str, list[dict[str, Any]]],
         now: datetime,
         window: timedelta,
     ) -> None:
+        """`changes` of one issue for several recipients (Slack user id -> changes), in one transaction:
+        each joins the recipient's open DM of the issue, or opens one due `window` later."""
+        if not changes:
+            return
         table = PendingDirectMessage.__table__
-        open_row = and_(
-            table.c.team_id == team_id,
-            table.c.slack_user_id == slack_user_id,
-            table.c.issue_key == issue_key,
-            table.c.claimed_by.is_(None),
-        )
         async with self._db.connection() as connection:
-            row = (
-                await connection.execute(select(table.c.id, table.c.changes).where(open_row).limit(1))
-            ).first()
-            if row is not None:
-                changes = list(row.changes or [])
-                if change not in changes:
-                    changes.append(change)
+            rows = (
+                await connection.execute(
+                    select(table.c.id, table.c.slack_user_id, table.c.changes).where(
+                        table.c.team_id == team_id,
+                        table.c.issue_key == issue_key,
+                        table.c.slack_user_id.in_(list(changes)),
+                        table.c.claimed_by.is_(None),
+                    )
+                )
+            ).all()
+            joined: set[str] = set()
+            for row in rows:
+                if row.slack_user_id in joined:
+                    continue
+                merged = list(row.changes or [])
+                merged += [c for c in changes[row.slack_user_id] if c not in merged]
                 result = await connection.execute(
                     update(table)
                     .where(table.c.id == row.id, table.c.claimed_by.is_(None))
-                    .values(changes=changes)
+                    .values(changes=merged)
                 )
                 if result.rowcount == 1:
-                    return
-            await connection.execute(
-                insert(table).values(
-                    tenant_id=tenant_id,
-                    team_id=team_id,
-                    slack_user_id=slack_user_id,
-                    issue_key=issue_key,
-                    changes=[change],
-                    due_at=now + window,
-                    first_at=now,
-                    attempts=0,
-                )
-            )
+                    joined.add(row.slack_user_id)
+            fresh = [
+                {
+                    "tenant_id": tenant_id,
+                    "team_id": team_id,
+                    "slack_user_id": user,
+                    "issue_key": issue_key,
+                    "changes": list(items),
+                    "due_at": now + window,
+                    "first_at": now,
+                    "attempts": 0,
+                }
+                for user, items in changes.items()
+                if user not in joined
+            ]
+            if fresh:
+                await connection.execute(insert(table), fresh)
 
     async def claim_due(
         self, holder: str, *, now: datetime, lease: timedelta, limit: int = 50

@@ -89,15 +89,40 @@ async def tenant(storage: Storage) -> TenantRecord:
 
 
 async def _change(storage: Storage, tenant: TenantRecord, user: str, key: str, kind: str, at=NOW) -> None:
-    await storage.personal.add_change(
+    await storage.personal.add_changes(
         tenant_id=tenant.id,
         team_id="T1",
-        slack_user_id=user,
         issue_key=key,
-        change={"kind": kind, "actor": "Bob"},
+        changes={user: [{"kind": kind, "actor": "Bob"}]},
         now=at,
         window=WINDOW,
     )
+
+
+async def test_one_event_records_its_changes_for_several_recipients_at_once(
+    storage: Storage, tenant: TenantRecord
+) -> None:
+    await _change(storage, tenant, "U2", "ENG-1", "assigned")
+    await storage.personal.add_changes(
+        tenant_id=tenant.id,
+        team_id="T1",
+        issue_key="ENG-1",
+        changes={
+            "U2": [{"kind": "commented", "actor": "Bob", "comment_id": "7"}],
+            "U3": [
+                {"kind": "commented", "actor": "Bob", "comment_id": "7"},
+                {"kind": "mentioned", "actor": "Bob"},
+            ],
+        },
+        now=NOW + timedelta(seconds=1),
+        window=WINDOW,
+    )
+    due = await storage.personal.claim_due("r1", now=NOW + WINDOW + timedelta(seconds=1), lease=LEASE)
+    assert {d.slack_user_id: [c["kind"] for c in d.changes] for d in due} == {
+        "U2": ["assigned", "commented"],
+        "U3": ["commented", "mentioned"],
+    }
+    assert {d.slack_user_id: d.first_at for d in due} == {"U2": NOW, "U3": NOW + timedelta(seconds=1)}
 
 
 async def test_changes_of_one_issue_for_one_recipient_wait_together_until_due(
