@@ -16,7 +16,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.jira.events import JiraEvent
@@ -37,6 +37,11 @@ class Progress:
         self._item = item
         self._holder = holder
         self._served = {str(k) for k in item.served}
+
+    @property
+    def received_at(self) -> datetime:
+        """When the bot received this event (handlers that group events by time use it)."""
+        return self._item.received_at
 
     def done(self, key: str) -> bool:
         return key in self._served

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from bot.clock import Clock
@@ -49,7 +50,7 @@ from bot.jira.webhook_api import CLOUD_WEBHOOK_SCOPE, WebhookRegistrationFailed
 from bot.services.inbox import Progress, TransientDeliveryError, holder_name
 from bot.services.tokens import TokenService
 from storage.repositories.accounts import AccountRecord
-from storage.repositories.personal import LinkedPerson, PendingDm
+from storage.repositories.personal import LinkedPerson, PendingDm, PersonalSettingsRecord
 from storage.repositories.tenants import TenantRecord
 from storage.repositories.webhooks import EndpointRecord
 from storage.store import Storage
@@ -61,6 +62,7 @@ PERSONAL_EVENTS = ["comment_created", "jira:issue_created", "jira:issue_updated"
 DEFAULT_WINDOW = timedelta(seconds=5)
 MAX_WINDOW = timedelta(seconds=10)
 QUOTE_LIMIT = 300
+CACHE_SECONDS = 2.0
 
 
 class PersonalKind(StrEnum):
@@ -155,6 +157,12 @@ class PersonalNotificationService:
         self._concurrency = concurrency
         self.holder = holder_name()
         self._background: set[asyncio.Task[None]] = set()
+        # A burst of events reads the same people and watchers again and again: keep them a moment.
+        # (What is finally sent is checked against the database and Jira when the DM goes out.)
+        self._people = _Recent[int, tuple[list[LinkedPerson], dict[str, PersonalSettingsRecord]]](
+            CACHE_SECONDS
+        )
+        self._watching = _Recent[tuple[int, str], set[str]](CACHE_SECONDS)
 
     # Switches -------------------------------------------------------------------------------------
     async def switches(self, team_id: str, slack_user_id: str) -> Switches:
@@ -174,6 +182,7 @@ class PersonalNotificationService:
             return Switches(False, frozenset())
         on = frozenset(k for k in kinds_on if k in ALL_KINDS)
         off = ALL_KINDS - on
+        self._people.forget(tenant.id)
         await self._storage.personal.save(
             tenant_id=tenant.id,
             team_id=team_id,
@@ -195,6 +204,7 @@ class PersonalNotificationService:
     # Links coming and going -------------------------------------------------------------------------
     async def linked(self, tenant: TenantRecord, account: AccountRecord) -> None:
         """Right after a link is made: register what the user needs, in the background."""
+        self._people.forget(tenant.id)
         task = asyncio.create_task(self._prepare(tenant, account))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -213,6 +223,7 @@ class PersonalNotificationService:
         """Unlinked or deactivated: their webhooks go (while the link still works) and nothing waits."""
         await self.remove_webhooks(team_id, slack_user_id)
         await self._storage.personal.forget(team_id, slack_user_id)
+        self._people.clear()
 
     async def ensure_all(self) -> int:
         """For the upkeep job: every Cloud user with something on gets the webhooks they lack."""
@@ -323,10 +334,16 @@ class PersonalNotificationService:
         new_mentions, where = _new_mentions(event, fields, comment)
         if not (event.kinds or new_mentions):
             return
-        people = await self._storage.personal.linked_people(tenant.id)
+        known = self._people.get(tenant.id)
+        if known is None:
+            known = (
+                await self._storage.personal.linked_people(tenant.id),
+                await self._storage.personal.settings_of_tenant(tenant.id),
+            )
+            self._people.put(tenant.id, known)
+        people, settings = known
         if not people:
             return
-        settings = await self._storage.personal.settings_of_tenant(tenant.id)
         actor = idents(raw.get("user")) | idents(comment.get("author") if comment else None)
         actor_name = event.actor.name if event.actor else "Someone"
         reporter = idents(fields.get("reporter"))
@@ -366,7 +383,10 @@ class PersonalNotificationService:
                     # assignee when linked), then with others'.
                     near = reporter | assignee
                     readers = sorted(people, key=lambda p: p.jira_account_id not in near)
-                    watchers = await self._watchers(tenant, event.issue_key, readers)
+                    watchers = self._watching.get((tenant.id, event.issue_key))
+                    if watchers is None:
+                        watchers = await self._watchers(tenant, event.issue_key, readers)
+                        self._watching.put((tenant.id, event.issue_key), watchers)
                 if not who & watchers:
                     wants_comment = wants_move = False
             if wants_comment and event.comment is not None:
@@ -397,7 +417,7 @@ class PersonalNotificationService:
             team_id=tenant.team_id,
             issue_key=event.issue_key,
             changes=recorded,
-            now=self._clock.now(),
+            received_at=progress.received_at,
             window=self._window,
         )
         await progress.mark_all([f"dm:{user}" for user in recorded])
@@ -442,6 +462,7 @@ class PersonalNotificationService:
             data = await client.call("GET", "myself") or {}
         name = str(data.get("name") or "") or None
         if name:
+            self._people.forget(tenant.id)
             await self._storage.personal.save(
                 tenant_id=tenant.id,
                 team_id=tenant.team_id,
@@ -554,3 +575,32 @@ def _new_mentions(
 def _quote(body: Any) -> str | None:
     text = plain_text(body, QUOTE_LIMIT) if body is not None else ""
     return text or None
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Recent(Generic[K, V]):
+    """Values kept for `seconds` (this process only)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._values: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        found = self._values.get(key)
+        if found is None or time.monotonic() - found[0] > self._seconds:
+            return None
+        return found[1]
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._values) > 10_000:
+            self._values.clear()
+        self._values[key] = (time.monotonic(), value)
+
+    def forget(self, key: K) -> None:
+        self._values.pop(key, None)
+
+    def clear(self) -> None:
+        self._values.clear()

@@ -2,10 +2,12 @@
 out their grouping window (`personal_pending_dms`).
 
 A pending DM gathers the changes of one issue for one recipient. `add_changes` appends to the open row
-(not yet claimed) or opens one due `window` later; `claim_due` hands due rows to one replica (PostgreSQL
-`FOR UPDATE SKIP LOCKED`; one atomic statement on SQLite) for a lease; `finish` deletes a sent row,
-`release` puts it back for a retry. The appender and the claimer never lose a change: an append only
-touches a row nobody claimed, otherwise it opens a new one.
+whose window (from its first event's receipt) the event falls in, or opens one due `window` after it;
+`claim_due` hands due rows to one replica for a lease (PostgreSQL `FOR UPDATE SKIP LOCKED`; one atomic
+statement on SQLite), but only once no event of the issue received within the row's window still waits
+in the inbox (so a backlog delays a DM rather than splitting it). `finish` deletes a sent row, `release`
+puts it back for a retry. No change is lost between appender and claimer: an append only touches a row
+nobody claimed, otherwise it opens a new one.
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.database import Database
-from storage.models import JiraAccount, LinkStatus, PendingDirectMessage, PersonalSettings
+from storage.models import (
+    InboxEvent,
+    InboxStatus,
+    JiraAccount,
+    LinkStatus,
+    PendingDirectMessage,
+    PersonalSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -163,11 +172,12 @@ class PersonalRepository:
         team_id: str,
         issue_key: str,
         changes: dict[str, list[dict[str, Any]]],
-        now: datetime,
+        received_at: datetime,
         window: timedelta,
     ) -> None:
-        """`changes` of one issue for several recipients (Slack user id -> changes), in one transaction:
-        each joins the recipient's open DM of the issue, or opens one due `window` later."""
+        """`changes` of one issue for several recipients (Slack user id -> changes), from an event received
+        at `received_at`, in one transaction: each joins the recipient's open DM of the issue whose window
+        it falls in, or opens one due `window` after it."""
         if not changes:
             return
         table = PendingDirectMessage.__table__
@@ -179,6 +189,7 @@ class PersonalRepository:
                         table.c.issue_key == issue_key,
                         table.c.slack_user_id.in_(list(changes)),
                         table.c.claimed_by.is_(None),
+                        table.c.due_at >= received_at,
                     )
                 )
             ).all()
@@ -202,8 +213,8 @@ class PersonalRepository:
                     "slack_user_id": user,
                     "issue_key": issue_key,
                     "changes": list(items),
-                    "due_at": now + window,
-                    "first_at": now,
+                    "due_at": received_at + window,
+                    "first_at": received_at,
                     "attempts": 0,
                 }
                 for user, items in changes.items()
@@ -216,8 +227,16 @@ class PersonalRepository:
         self, holder: str, *, now: datetime, lease: timedelta, limit: int = 50
     ) -> list[PendingDm]:
         table = PendingDirectMessage.__table__
+        inbox = InboxEvent.__table__
         free = or_(table.c.claimed_by.is_(None), table.c.lease_until <= now)
-        due = select(table.c.id).where(table.c.due_at <= now, free)
+        # An event of the issue received within the window but not handled yet may still join the DM.
+        unheard = exists().where(
+            inbox.c.tenant_id == table.c.tenant_id,
+            inbox.c.issue_key == table.c.issue_key,
+            inbox.c.status.in_((InboxStatus.PENDING.value, InboxStatus.PROCESSING.value)),
+            inbox.c.received_at <= table.c.due_at,
+        )
+        due = select(table.c.id).where(table.c.due_at <= now, free, ~unheard)
         async with self._db.connection() as connection:  # the usual answer, read without a write
             if (await connection.execute(due.limit(1))).first() is None:
                 return []

@@ -94,7 +94,7 @@ async def _change(storage: Storage, tenant: TenantRecord, user: str, key: str, k
         team_id="T1",
         issue_key=key,
         changes={user: [{"kind": kind, "actor": "Bob"}]},
-        now=at,
+        received_at=at,
         window=WINDOW,
     )
 
@@ -114,7 +114,7 @@ async def test_one_event_records_its_changes_for_several_recipients_at_once(
                 {"kind": "mentioned", "actor": "Bob"},
             ],
         },
-        now=NOW + timedelta(seconds=1),
+        received_at=NOW + timedelta(seconds=1),
         window=WINDOW,
     )
     due = await storage.personal.claim_due("r1", now=NOW + WINDOW + timedelta(seconds=1), lease=LEASE)
@@ -272,3 +272,27 @@ def test_the_app_home_switches_and_the_status_line() -> None:
     assert "*off*" in switches_line(Switches(True, frozenset()))
     assert "initial_options" not in build_home_switches(Switches(True, frozenset()))[3]["elements"][0]
     assert build_home_switches(Switches(False, frozenset())) == []
+
+
+async def test_a_dm_waits_while_an_event_of_its_window_is_still_in_the_inbox(
+    storage: Storage, tenant: TenantRecord
+) -> None:
+    await _change(storage, tenant, "U2", "ENG-1", "assigned")
+    for delivery, received in (("d1", NOW + timedelta(seconds=3)), ("d2", NOW + timedelta(seconds=30))):
+        await storage.inbox.add(
+            delivery_id=delivery,
+            tenant_id=tenant.id,
+            issue_key="ENG-1",
+            event="comment_created",
+            payload={"issue": {"key": "ENG-1"}},
+            now=received,
+        )
+    late = NOW + timedelta(seconds=40)
+    assert await storage.personal.claim_due("r1", now=late, lease=LEASE) == []  # d1 may still join it
+    [first] = await storage.inbox.claim("w", now=late, lease=LEASE, limit=1)
+    assert first.delivery_id == "d1"
+    await _change(storage, tenant, "U2", "ENG-1", "commented", at=first.received_at)
+    await storage.inbox.done(first.id, "w", now=late)
+    # d2 came after the window: it does not hold the DM back, and would open the next one.
+    [dm] = await storage.personal.claim_due("r1", now=late, lease=LEASE)
+    assert [c["kind"] for c in dm.changes] == ["assigned", "commented"]
