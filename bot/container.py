@@ -207,7 +207,7 @@ def _wire_notifications(c: Components) -> None:
     tokens: TokenService = c.services["tokens"]
     linking: LinkingService = c.services["linking"]
     notifier: Notifier = c.services["notifier"]
-    dispatcher = InboxDispatcher(c.storage, c.clock)
+    dispatcher = InboxDispatcher(c.storage, c.clock, concurrency=settings.jirabot_inbox_concurrency)
     secret = settings.atlassian_client_secret.get_secret_value() if settings.atlassian_client_secret else None
     receiver = WebhookReceiver(c.storage, c.clock, cloud_secret=secret, on_stored=dispatcher.wake)
     c.routes.extend(receiver.routes())

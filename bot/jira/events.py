@@ -77,7 +77,7 @@ class JiraEvent:
     comment: CommentEvent | None = None
     matched_webhook_ids: tuple[str, ...] = field(default_factory=tuple)
     timestamp: int | None = None
-    # The delivery as Jira sent it, for handlers that need more than the above (people, descriptions).
+    #: The delivery as Jira sent it, for handlers that need more (mentions in a comment's body, watchers).
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

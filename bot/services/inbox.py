@@ -69,7 +69,7 @@ class InboxDispatcher:
         clock: Clock,
         *,
         concurrency: int = 20,
-        lease: timedelta = timedelta(seconds=120),
+        lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 1.0,
         max_attempts: int = 8,
     ) -> None:

@@ -419,3 +419,16 @@ def test_a_filter_jira_applies_reaches_only_its_own_channel(cloud: World) -> Non
         if c.params.get("channel") == other and str(c.params.get("text", "")).startswith(issue.key)
     )
     assert first.params["text"].endswith("[In Progress]")  # nothing reached it before the transition
+
+
+def test_slack_rate_limits_are_waited_out_and_nothing_is_doubled(cloud: World) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    cloud.slack.rate_limit("chat.postMessage", retry_after=1, times=4)
+    issue = cloud.atlassian.jira_create(cloud.site, "ENG", "Busy Slack", by=BOB_ACCOUNT)
+    card = wait_card(cloud, CHANNEL, issue.key)
+    cloud.atlassian.jira_transition(issue.key, IN_PROGRESS, by=BOB_ACCOUNT)
+    wait_reply(cloud, CHANNEL, card["ts"], "moved")
+    limited = [c for c in cloud.slack.calls_to("chat.postMessage") if c.status == 429]
+    assert len(limited) == 4
+    assert len([m for m in channel_posts(cloud, CHANNEL) if m["text"].startswith(issue.key)]) == 1
+    assert len(replies(cloud, CHANNEL, card["ts"])) == 1
