@@ -211,8 +211,6 @@ class PersonalNotificationService:
 
     async def _prepare(self, tenant: TenantRecord, account: AccountRecord) -> None:
         try:
-            if not tenant.is_cloud:
-                await self._dc_name(tenant, account)
             settings = await self._storage.personal.settings(tenant.team_id, account.slack_user_id)
             if settings is None or ALL_KINDS - settings.kinds_off:
                 await self.ensure_webhooks(tenant, account)
@@ -253,7 +251,9 @@ class PersonalNotificationService:
     async def ensure_webhooks(self, tenant: TenantRecord, account: AccountRecord) -> int:
         """Registers the user's personal webhooks that are missing; returns how many it made."""
         if not tenant.is_cloud:
-            await self._ensure_dc(tenant)
+            # Data Center: the workspace's one webhook, registered with the installing admin's link.
+            if account.slack_user_id == tenant.installed_by:
+                await self._ensure_dc(tenant)
             return 0
         if not account.jira_account_id or CLOUD_WEBHOOK_SCOPE not in (account.scopes or "").split():
             return 0
