@@ -142,6 +142,7 @@ class Sender:
         self.concurrency = concurrency
         self.answered: dict[str, float] = {}  # identifier -> wall time of its 2xx
         self.latencies: list[float] = []
+        self.order: list[tuple[int, float]] = []  # (position in the burst, seconds)
         self.failures = 0
         self.sent = 0
 
@@ -177,6 +178,7 @@ class Sender:
                         ok = False
                     if ok:
                         self.latencies.append(time.perf_counter() - started)
+                        self.order.append((n, self.latencies[-1]))
                         self.answered[identifier] = time.time()
                         break
                     self.failures += 1
@@ -268,6 +270,8 @@ async def one_run(args: argparse.Namespace, *, database: str, replicas: int, kil
                 bots[0] = start_bot(0)
                 await wait_ready(client, bots[0], "/healthz")
 
+            # Warm-up (not counted): connections opened, code paths run once; a project nobody subscribed to.
+            await Sender(sender.urls, args.concurrency).run(deliveries([[f"WARM-{n}" for n in range(1, 51)]]))
             started = time.time()
             await sender.run(items, halfway=halfway if kill else None)
             deadline = time.monotonic() + args.timeout
@@ -315,6 +319,9 @@ def measure(
     last = max((p["at"] for p in seen["posts"]), default=started)
     answered = len(sender.answered)
     p99 = percentile([x * 1000 for x in sender.latencies], 99)
+    if os.environ.get("BENCH_DEBUG"):
+        slow = sorted(sender.order, key=lambda x: -x[1])[:25]
+        print("slowest (position, ms):", [(n, round(x * 1000)) for n, x in slow], file=sys.stderr)
     figures = {
         "run": label,
         "deliveries": len(items),

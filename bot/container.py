@@ -45,7 +45,9 @@ from bot.slack.views.subscriptions import build_admin_subscriptions
 from bot.web.oauth import oauth_callback_route
 from bot.web.webhooks import WebhookReceiver
 from storage.crypto import Encryptor, load_or_create_key_file
+from storage.database import Database
 from storage.db import async_database_url, create_engine
+from storage.repositories.inbox import InboxRepository
 from storage.slack_installations import EncryptedInstallationStore
 from storage.store import Storage
 
@@ -209,8 +211,16 @@ def _wire_notifications(c: Components) -> None:
     notifier: Notifier = c.services["notifier"]
     dispatcher = InboxDispatcher(c.storage, c.clock, concurrency=settings.jirabot_inbox_concurrency)
     secret = settings.atlassian_client_secret.get_secret_value() if settings.atlassian_client_secret else None
-    receiver = WebhookReceiver(c.storage, c.clock, cloud_secret=secret, on_stored=dispatcher.wake)
+    inbox = c.storage.inbox
+    if c.storage.db.is_postgres:
+        receiving = create_engine(c.storage.db.engine.url.render_as_string(hide_password=False), pool_size=8)
+        inbox = InboxRepository(Database(receiving))
+        c.shutdown.append(receiving.dispose)
+    receiver = WebhookReceiver(
+        c.storage, c.clock, cloud_secret=secret, on_stored=dispatcher.wake, inbox=inbox
+    )
     c.routes.extend(receiver.routes())
+    dispatcher.yield_to(lambda: receiver.busy)
     subscriptions = SubscriptionService(c.storage, tokens, c.clock, public_url=settings.jirabot_public_url)
     channel_events = ChannelEventService(c.storage, tokens, c.clock)
     sender = ChannelSender(c.gateway)

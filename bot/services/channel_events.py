@@ -35,6 +35,8 @@ from storage.store import Storage
 
 log = logging.getLogger(__name__)
 
+CHANNEL_UNREACHABLE = "channel_unreachable"
+
 
 @dataclass(frozen=True)
 class ChannelDelivery:
@@ -48,7 +50,10 @@ class ChannelDelivery:
     thread_ts: str | None
 
 
-ChannelPoster = Callable[[ChannelDelivery], Awaitable[None]]
+Delivered = Callable[[], Awaitable[None]]
+#: Posts one delivery; calls `delivered()` as soon as its last new message is in Slack (before any
+#: card update, which is safe to repeat), so that a crash repeats as little as possible.
+ChannelPoster = Callable[[ChannelDelivery, Delivered], Awaitable[None]]
 
 
 def delivery_key(subscription: SubscriptionRecord) -> str:
@@ -78,8 +83,13 @@ class ChannelEventService:
                 continue
             delivery = await self._first_visible(tenant, event, candidates, key)
             if delivery is not None:
-                await post(delivery)
-            await progress.mark(key)
+
+                async def delivered(key: str = key) -> None:
+                    await progress.mark(key)
+
+                await post(delivery, delivered)
+            if not progress.done(key):
+                await progress.mark(key)
 
     async def _first_visible(
         self, tenant: TenantRecord, event: JiraEvent, candidates: list[SubscriptionRecord], key: str
@@ -146,6 +156,16 @@ class ChannelEventService:
             message_ts=message_ts,
             now=self._clock.now(),
         )
+
+    async def channel_unreachable(self, delivery: ChannelDelivery, error: str) -> None:
+        """Slack says the bot cannot post there (removed, archived, deleted): the subscription stops."""
+        if await self._storage.subscriptions.deactivate(
+            delivery.subscription.id, reason=CHANNEL_UNREACHABLE, now=self._clock.now()
+        ):
+            log.warning(
+                "slack.subscription.channel_unreachable",
+                extra={"team_id": delivery.tenant.team_id, "error": error},
+            )
 
     async def forget_thread(self, delivery: ChannelDelivery) -> None:
         await self._storage.threads.forget(

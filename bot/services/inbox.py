@@ -83,10 +83,18 @@ class InboxDispatcher:
         self.holder = holder_name()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._busy: Callable[[], bool] = lambda: False
+        self._busy_concurrency = concurrency
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._periodic: list[Callable[[], Awaitable[None]]] = []
         self._periodic_runs: dict[int, asyncio.Task[None]] = {}
+
+    def yield_to(self, busy: Callable[[], bool], *, concurrency: int = 4) -> None:
+        """While `busy()` (deliveries are arriving), deliver at most `concurrency` events at once: storing
+        what Jira sends, and answering it fast, comes before delivering it."""
+        self._busy = busy
+        self._busy_concurrency = concurrency
 
     def add_handler(self, handler: EventHandler) -> None:
         self._handlers.append(handler)
@@ -140,7 +148,8 @@ class InboxDispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
 
     async def claim_and_start(self) -> int:
-        room = self._concurrency - len(self._inflight)
+        limit = self._busy_concurrency if self._busy() else self._concurrency
+        room = limit - len(self._inflight)
         if room <= 0:
             return 0
         items = await self._storage.inbox.claim(

@@ -15,7 +15,7 @@ from bot.clock import Clock
 from bot.jira import webhook_api
 from bot.jira.errors import JiraError, ReconnectRequired
 from bot.services.tokens import TokenService
-from storage.repositories.webhooks import WebhookRecord
+from storage.repositories.webhooks import EndpointRecord, WebhookRecord
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ class WebhookUpkeep:
         tokens: TokenService,
         clock: Clock,
         *,
-        webhook_url_for,
+        webhook_url_for: Callable[[EndpointRecord], str],
         ahead: timedelta = REFRESH_AHEAD,
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         self._storage = storage
         self._tokens = tokens
         self._clock = clock

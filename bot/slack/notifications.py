@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot.jira.events import EventKind
-from bot.services.channel_events import ChannelDelivery, ChannelEventService
+from bot.services.channel_events import ChannelDelivery, ChannelEventService, Delivered
 from bot.services.inbox import TransientDeliveryError
 from bot.slack.sender import ChannelSender, SlackSendFailed, SlackUnavailable
 from bot.slack.views.issue_card import build_card_message
@@ -26,29 +26,32 @@ class ChannelNotificationPoster:
         self._sender = sender
         self._events = events
 
-    async def __call__(self, delivery: ChannelDelivery) -> None:
+    async def __call__(self, delivery: ChannelDelivery, delivered: Delivered) -> None:
         try:
-            await self._deliver(delivery)
+            await self._deliver(delivery, delivered)
         except SlackUnavailable as exc:
             raise TransientDeliveryError(f"slack: {exc}") from exc
         except SlackSendFailed as exc:
             log.warning(
                 "slack.notification.refused", extra={"team_id": delivery.tenant.team_id, "error": exc.error}
             )
+            if exc.error in GONE:
+                await self._events.channel_unreachable(delivery, exc.error)
 
-    async def _deliver(self, delivery: ChannelDelivery) -> None:
+    async def _deliver(self, delivery: ChannelDelivery, delivered: Delivered) -> None:
         tenant, channel = delivery.tenant, delivery.subscription.channel_id
         card = build_card_message(delivery.issue, site_url=tenant.site_url)
         thread_ts = delivery.thread_ts
         if thread_ts is None:
             posted = await self._sender.post(tenant.team_id, tenant.enterprise_id, channel, card)
             thread_ts = await self._events.remember_thread(delivery, posted)
-            if delivery.event.kinds == {EventKind.CREATED}:
-                return
-            if thread_ts == posted:
-                await self._reply(delivery, thread_ts)
+            if thread_ts == posted:  # a new card, current already: the event's own line, if any
+                if delivery.event.kinds != {EventKind.CREATED}:
+                    await self._reply(delivery, thread_ts)
+                await delivered()
                 return
         await self._reply(delivery, thread_ts)
+        await delivered()
         try:
             await self._sender.update(tenant.team_id, tenant.enterprise_id, channel, thread_ts, card)
         except SlackSendFailed as exc:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from bot.clock import Clock
 from bot.jira.events import issue_key_of
 from bot.web.webhook_auth import Unverified, verify_cloud_jwt, verify_dc_signature
+from storage.repositories.inbox import InboxRepository
 from storage.repositories.tenants import TenantRecord
 from storage.repositories.webhooks import EndpointRecord
 from storage.store import Storage
@@ -29,6 +30,7 @@ WEBHOOK_PATH = "/jira/webhooks"
 MAX_BODY = 1024 * 1024
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 ENDPOINT_CACHE_SECONDS = 10.0
+BUSY_AFTERGLOW = 0.2
 
 
 class _TooLarge(Exception):
@@ -61,8 +63,14 @@ class WebhookReceiver:
         *,
         cloud_secret: str | None,
         on_stored: Callable[[], None] | None = None,
+        inbox: InboxRepository | None = None,
     ) -> None:
         self._storage = storage
+        # Its own connections on PostgreSQL, so that a burst is stored without waiting for the pool
+        # that delivery work holds.
+        self._inbox = inbox or storage.inbox
+        self._in_flight = 0
+        self._last_seen = 0.0
         self._clock = clock
         self._cloud_secret = cloud_secret
         self._on_stored = on_stored
@@ -89,7 +97,20 @@ class WebhookReceiver:
             Route(WEBHOOK_PATH + "/{token}/{rest:path}", self.receive, methods=["POST"]),
         ]
 
+    @property
+    def busy(self) -> bool:
+        """Deliveries are being received right now (or were, a moment ago)."""
+        return self._in_flight > 0 or time.monotonic() - self._last_seen < BUSY_AFTERGLOW
+
     async def receive(self, request: Request) -> Response:
+        self._in_flight += 1
+        self._last_seen = time.monotonic()
+        try:
+            return await self._receive(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _receive(self, request: Request) -> Response:
         try:
             body = await _read_body(request)
         except _TooLarge:
@@ -127,7 +148,7 @@ class WebhookReceiver:
             if identifier
             else (f"{tenant.id}:sha256:{hashlib.sha256(body).hexdigest()}")
         )
-        stored = await self._storage.inbox.add(
+        stored = await self._inbox.add(
             delivery_id=delivery_id,
             tenant_id=tenant.id,
             issue_key=issue_key_of(payload),

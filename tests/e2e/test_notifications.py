@@ -432,3 +432,32 @@ def test_slack_rate_limits_are_waited_out_and_nothing_is_doubled(cloud: World) -
     assert len(limited) == 4
     assert len([m for m in channel_posts(cloud, CHANNEL) if m["text"].startswith(issue.key)]) == 1
     assert len(replies(cloud, CHANNEL, card["ts"])) == 1
+
+
+def test_oversized_and_malformed_deliveries_get_4xx_and_nothing_is_kept(cloud: World) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    url = _webhook_url(cloud)
+    now = int(cloud.bot.clock.now().timestamp())
+    auth = {
+        "Authorization": "Bearer " + sign_jwt({"iss": CLOUD_CLIENT_ID, "exp": now + 60}, CLOUD_CLIENT_SECRET)
+    }
+    assert httpx.post(url, content=b"x" * (1024 * 1024 + 1), headers=auth).status_code == 413
+    assert httpx.post(url, content=b"{not json", headers=auth).status_code == 400
+    assert httpx.post(url, content=b"[1, 2]", headers=auth).status_code == 400
+    assert (
+        httpx.post(f"{cloud.bot.url}/jira/webhooks/unknown-token", content=_body(), headers=auth).status_code
+        == 401
+    )
+    depth = cloud.bot.run(cloud.bot.storage.inbox.depth(cloud.bot.clock.now()))
+    assert depth.pending == 0
+
+
+def test_a_channel_the_bot_was_removed_from_stops_its_subscription(cloud: World) -> None:
+    subscribe(cloud, ALICE, CHANNEL)
+    cloud.slack.set_bot_not_in_channel(CHANNEL)
+    cloud.atlassian.jira_create(cloud.site, "ENG", "Nobody hears", by=BOB_ACCOUNT)
+    cloud.slack.wait_for(lambda: [s.status for s in _subscriptions(cloud)] == ["inactive"], timeout=WAIT)
+    [subscription] = _subscriptions(cloud)
+    assert subscription.inactive_reason == "channel_unreachable"
+    cloud.driver.slash_command(ALICE, "subscriptions", channel_id=CHANNEL)
+    assert "I cannot post in this channel" in json.dumps(last_ephemeral(cloud, ALICE, "subscription"))

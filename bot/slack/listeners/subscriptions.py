@@ -222,8 +222,10 @@ class SubscriptionListeners:
         ) -> None:
             await original(ack=ack, respond=respond, context=context, client=client, **kwargs)
             actor = actor_of(context)
+            if not await self.admins.is_admin(client, actor.user_id):
+                return
             setup = await self.subscriptions.dc_setup(actor.team_id)
-            if setup is None or not await self.admins.is_admin(client, actor.user_id):
+            if setup is None:
                 return
             state = (
                 "registered in Jira by the bot"

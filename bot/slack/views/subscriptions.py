@@ -164,7 +164,13 @@ def build_subscribed_notice(subscription: SubscriptionRecord) -> Message:
 
 def _subscription_block(subscription: SubscriptionRecord, *, with_channel: bool) -> dict[str, Any]:
     where = f"<#{subscription.channel_id}> · " if with_channel else ""
-    state = "" if subscription.active else " · _inactive: its subscriber is no longer connected_"
+    state = ""
+    if not subscription.active:
+        state = (
+            " · _inactive: I cannot post in this channel (invite me, then subscribe again)_"
+            if subscription.inactive_reason == "channel_unreachable"
+            else " · _inactive: its subscriber is no longer connected_"
+        )
     return section(
         f"{where}{describe(subscription)}\nby <@{subscription.created_by}>{state}",
         accessory=button(
