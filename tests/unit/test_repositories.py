@@ -90,22 +90,10 @@ async def test_replicas_starting_together_migrate_once(database_url: str) -> Non
     engines = [create_engine(async_database_url(database_url, None)) for _ in range(3)]  # type: ignore[arg-type]
     try:
         async with engines[0].begin() as connection:
-            tables = ", ".join(
-                f'"{t}"'
-                for t in (
-                    "audit_log",
-                    "idempotency_keys",
-                    "issue_links",
-                    "jira_accounts",
-                    "jira_oauth_states",
-                    "job_leases",
-                    "slack_bots",
-                    "slack_installations",
-                    "slack_oauth_states",
-                    "tenant_installs",
-                    "alembic_version",
-                )
-            )
+            from storage.models import Base
+
+            names = [t.name for t in Base.metadata.sorted_tables] + ["alembic_version"]
+            tables = ", ".join(f'"{t}"' for t in names)
             await connection.execute(text(f"DROP TABLE IF EXISTS {tables} CASCADE"))
         results = await asyncio.gather(*(upgrade(engine) for engine in engines))
         afters = {after for _, after in results}
