@@ -28,6 +28,7 @@ from bot.services.issue_cards import IssueCardService
 from bot.services.issues import IssueService
 from bot.services.linking import JiraClientFactory, LinkingService
 from bot.services.oauth_apps import OAuthApps
+from bot.services.personal import PersonalNotificationService
 from bot.services.personal_data import PersonalDataService
 from bot.services.projects import ProjectDirectory
 from bot.services.subscriptions import SubscriptionService
@@ -45,9 +46,11 @@ from bot.slack.listeners import commands, errors
 from bot.slack.listeners import issues as issue_listeners
 from bot.slack.listeners import lifecycle as lifecycle_listeners
 from bot.slack.listeners import linking as linking_listeners
+from bot.slack.listeners import personal as personal_listeners
 from bot.slack.listeners import subscriptions as subscription_listeners
 from bot.slack.notifications import ChannelNotificationPoster
 from bot.slack.notifier import Notifier
+from bot.slack.personal import PersonalDmPoster
 from bot.slack.sender import ChannelSender
 from bot.slack.views.subscriptions import build_admin_subscriptions
 from bot.web.metrics import metrics_route
@@ -139,6 +142,7 @@ def build_components(
     _wire_cards(components)
     _wire_jobs(components)
     _wire_notifications(components)
+    _wire_personal(components)
     return components
 
 
@@ -345,3 +349,37 @@ def _wire_notifications(c: Components) -> None:
     )
     c.startup.append(dispatcher.start)
     c.shutdown.append(dispatcher.stop)
+
+
+def _wire_personal(c: Components) -> None:
+    """Personal notifications: a second handler of the same inbox, its grouped DMs flushed by the
+    dispatcher's loop and sent through the same paced sender."""
+    subscriptions: SubscriptionService = c.services["subscriptions"]
+    dispatcher: InboxDispatcher = c.services["inbox_dispatcher"]
+    notifier: Notifier = c.services["notifier"]
+    personal = PersonalNotificationService(
+        c.storage,
+        c.services["tokens"],
+        c.clock,
+        webhook_url_for=subscriptions.webhook_url,
+        ensure_dc_webhook=subscriptions.ensure_dc_webhook,
+        window=timedelta(seconds=c.settings.jirabot_personal_window),
+    )
+    poster = PersonalDmPoster(c.services["channel_sender"])
+    dispatcher.add_handler(personal.handle)
+
+    async def flush() -> None:
+        await personal.flush(poster)
+
+    dispatcher.add_periodic(flush)
+    linking: LinkingService = c.services["linking"]
+    c.services["authorizations"].after_link(personal.linked)
+    linking.before_unlink(personal.user_left)
+    cleanup: WorkspaceCleanup = c.services["workspace_cleanup"]
+    cleanup.before_unlink(personal.user_left)
+    upkeep: WebhookUpkeep = c.services["webhook_upkeep"]
+    upkeep.before_run(personal.ensure_all)
+    listeners = personal_listeners.PersonalListeners(personal=personal, refresh_home=notifier.refresh_home)
+    notifier.add_home_section(listeners.home_section)
+    personal_listeners.register(c.bolt, c.router, listeners)
+    c.services.update(personal_notifications=personal)

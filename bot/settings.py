@@ -172,6 +172,7 @@ class Settings(DatabaseSettings):
     jirabot_webhook_refresh_interval: int = Field(default=86400, ge=10)
     jirabot_inbox_retention_days: int = Field(default=7, ge=1)
     jirabot_inbox_concurrency: int = Field(default=32, ge=1, le=200)
+    jirabot_personal_window: float = Field(default=5.0, ge=0, le=10)
     jirabot_scheduler: bool = True
     jirabot_http_timeout: float = Field(default=10.0, gt=0)
 

@@ -384,3 +384,42 @@ class ChannelThread(Base):
     issue_key: Mapped[str] = mapped_column(String(64))
     message_ts: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonalSettings(Base):
+    """A linked user's personal notification switches (no row: everything on), and the Data Center
+    username that `[~name]` mentions use (the link stores the user key)."""
+
+    __tablename__ = "personal_settings"
+    __table_args__ = (UniqueConstraint("team_id", "slack_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant_installs.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    kinds_off: Mapped[list[str]] = mapped_column(JSON, default=list)
+    jira_name: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingDirectMessage(Base):
+    """A personal notification waiting out its grouping window: what changed on one issue for one
+    recipient. Flushed (one DM) once `due_at` passes, by whichever replica claims it first."""
+
+    __tablename__ = "personal_pending_dms"
+    __table_args__ = (
+        Index("ix_personal_pending_dms_open", "team_id", "slack_user_id", "issue_key", "claimed_by"),
+        Index("ix_personal_pending_dms_due", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant_installs.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    issue_key: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

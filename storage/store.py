@@ -19,6 +19,7 @@ from storage.repositories import (
 )
 from storage.repositories.confirmations import ConfirmationRepository
 from storage.repositories.inbox import InboxRepository
+from storage.repositories.personal import PersonalRepository
 from storage.repositories.subscriptions import SubscriptionRepository
 from storage.repositories.threads import ThreadRepository
 from storage.repositories.unfurl_settings import UnfurlSettingsRepository
@@ -42,6 +43,7 @@ class Storage:
     subscriptions: SubscriptionRepository
     webhooks: WebhookRepository
     threads: ThreadRepository
+    personal: PersonalRepository
 
     @classmethod
     def create(cls, engine: AsyncEngine, encryptor: Encryptor) -> Storage:
@@ -63,4 +65,5 @@ class Storage:
             subscriptions=SubscriptionRepository(db),
             webhooks=WebhookRepository(db, encryptor),
             threads=ThreadRepository(db),
+            personal=PersonalRepository(db),
         )

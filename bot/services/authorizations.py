@@ -21,6 +21,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,9 +47,10 @@ from bot.services.authorization_outcomes import (
 from bot.services.linking import JiraClientFactory, hash_secret
 from bot.services.oauth_apps import CloudAppNotConfigured, OAuthApps
 from storage.models import OAuthPurpose
-from storage.repositories.accounts import AccountLinkedElsewhere, JiraIdentity, TokenSet
+from storage.repositories.accounts import AccountLinkedElsewhere, AccountRecord, JiraIdentity, TokenSet
 from storage.repositories.confirmations import ConfirmationRejected, ConfirmationRejection
 from storage.repositories.states import StateRecord, StateRejected
+from storage.repositories.tenants import TenantRecord
 from storage.store import Storage
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,18 @@ class AuthorizationService:
         self._clock = clock
         self._jira_for_token = jira_client_for_token
         self._dc_failure_floor = dc_failure_floor
+        self._after_link: list[Callable[[TenantRecord, AccountRecord], Awaitable[None]]] = []
+
+    def after_link(self, handler: Callable[[TenantRecord, AccountRecord], Awaitable[None]]) -> None:
+        """Called once a user's link (or the installer's) is confirmed; failures are logged, not shown."""
+        self._after_link.append(handler)
+
+    async def _linked(self, tenant: TenantRecord, account: AccountRecord) -> None:
+        for handler in self._after_link:
+            try:
+                await handler(tenant, account)
+            except Exception:
+                log.exception("jira.link.after_link_failed", extra={"team_id": tenant.team_id})
 
     # 1. The start page -----------------------------------------------------------------------
     async def start(self, *, state: str | None, browser: str) -> CallbackResult:
@@ -371,6 +385,7 @@ class AuthorizationService:
                     "jira.tenant.installed",
                     extra={"team_id": record.team_id, "kind": tenant.kind, "site": tenant.site_host},
                 )
+                await self._linked(tenant, account)
                 return success(record, tenant, account, installed=True)
             tenant = await self._storage.tenants.get(record.team_id)
             if tenant is None or tenant.id != pending.tenant_id:
@@ -395,6 +410,7 @@ class AuthorizationService:
         log.info(
             "jira.account.linked", extra={"team_id": record.team_id, "slack_user_id": record.slack_user_id}
         )
+        await self._linked(tenant, account)
         return success(record, tenant, account, installed=False)
 
     async def cancel(self, *, token: str | None, browser: str | None) -> CallbackResult:

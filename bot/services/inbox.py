@@ -16,7 +16,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.jira.events import JiraEvent
@@ -38,11 +38,20 @@ class Progress:
         self._holder = holder
         self._served = {str(k) for k in item.served}
 
+    @property
+    def received_at(self) -> datetime:
+        """When the bot received this event (handlers that group events by time use it)."""
+        return self._item.received_at
+
     def done(self, key: str) -> bool:
         return key in self._served
 
     async def mark(self, key: str) -> None:
-        self._served.add(key)
+        await self.mark_all([key])
+
+    async def mark_all(self, keys: list[str]) -> None:
+        """Several deliveries recorded at once (one write)."""
+        self._served.update(keys)
         await self._storage.inbox.mark_served(self._item.id, self._holder, set(self._served))
 
 
@@ -78,6 +87,8 @@ class InboxDispatcher:
         self._busy_concurrency = concurrency
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._periodic: list[Callable[[], Awaitable[None]]] = []
+        self._periodic_runs: dict[int, asyncio.Task[None]] = {}
 
     def yield_to(self, busy: Callable[[], bool], *, concurrency: int = 4) -> None:
         """While `busy()` (deliveries are arriving), deliver at most `concurrency` events at once: storing
@@ -87,6 +98,17 @@ class InboxDispatcher:
 
     def add_handler(self, handler: EventHandler) -> None:
         self._handlers.append(handler)
+
+    def add_periodic(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Work the dispatcher also starts on every turn of its loop (at least once per poll interval),
+        never two runs of the same work at once (personal notifications flush their grouped DMs)."""
+        self._periodic.append(work)
+
+    def _start_periodic(self) -> None:
+        for index, work in enumerate(self._periodic):
+            running = self._periodic_runs.get(index)
+            if running is None or running.done():
+                self._periodic_runs[index] = asyncio.create_task(_logged(work))
 
     def wake(self) -> None:
         """A delivery was stored here: look at once rather than at the next poll."""
@@ -104,6 +126,8 @@ class InboxDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for running in self._periodic_runs.values():
+            running.cancel()
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=10)
             for task in self._inflight:
@@ -116,6 +140,7 @@ class InboxDispatcher:
             except Exception:
                 log.exception("inbox.claim_failed")
                 claimed = 0
+            self._start_periodic()
             if claimed and len(self._inflight) < self._concurrency:
                 continue
             self._wake.clear()
@@ -190,3 +215,10 @@ class InboxDispatcher:
         progress = Progress(self._storage, item, self.holder)
         for handler in self._handlers:
             await handler(tenant, event, progress)
+
+
+async def _logged(work: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await work()
+    except Exception:
+        log.exception("inbox.periodic_failed")

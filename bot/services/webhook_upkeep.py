@@ -7,7 +7,7 @@ has, and refreshes those that expire within `ahead`. Owners whose link is gone o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -46,8 +46,18 @@ class WebhookUpkeep:
         self._clock = clock
         self._url_for = webhook_url_for
         self._ahead = ahead
+        self._first: list[Callable[[], Awaitable[object]]] = []
+
+    def before_run(self, work: Callable[[], Awaitable[object]]) -> None:
+        """Work done at the start of each run (personal notifications register webhooks they lack)."""
+        self._first.append(work)
 
     async def run(self) -> WebhookUpkeepResult:
+        for work in self._first:
+            try:
+                await work()
+            except Exception:
+                log.exception("jira.webhook.upkeep_hook_failed")
         hooks = await self._storage.webhooks.all()
         owners: dict[tuple[int, str], list[WebhookRecord]] = {}
         for hook in hooks:

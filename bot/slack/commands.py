@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from bot.jira.links import is_issue_key
 
-SUBCOMMANDS = {"help", "connect", "disconnect", "status", "create", "show", "subscribe", "subscriptions"}
+SUBCOMMANDS = {
+    "help", "connect", "disconnect", "status", "create", "show", "subscribe", "subscriptions", "notify"
+}
 ADMIN_SUBCOMMANDS = {"install", "status", "uninstall", "unfurls"}
 
 

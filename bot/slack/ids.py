@@ -57,3 +57,7 @@ ACTION_SUB_REMOVE = "jira_sub_remove"
 BLOCK_SUB_PROJECT = "project"
 BLOCK_SUB_EVENTS = "events"
 BLOCK_SUB_JQL = "jql"
+
+# Personal notifications (bot/slack/views/personal.py): the App Home switches
+ACTION_PERSONAL_KINDS = "jira_personal_kinds"
+BLOCK_PERSONAL_KINDS = "jira_personal_kinds"

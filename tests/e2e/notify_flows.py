@@ -103,3 +103,25 @@ def wait_reply(world: World, channel: str, thread_ts: str, containing: str) -> d
 def card_status(message: dict[str, Any]) -> str:
     fields = next(b for b in message["blocks"] if b.get("fields"))["fields"]
     return str(fields[0]["text"])
+
+
+def channel_hooks(world: World) -> list[Any]:
+    """Cloud webhooks of channel subscriptions (filtered by project), not personal ones."""
+    return [h for h in world.atlassian.webhooks if (h.jql or "").startswith("project =")]
+
+
+def hooks_of(world: World, account: str) -> list[Any]:
+    return [h for h in world.atlassian.webhooks if h.owner == account]
+
+
+def wait_personal_hooks(world: World, accounts: list[str], each: int = 2) -> None:
+    """Linking registers each user's personal webhooks in the background: wait for them."""
+    world.slack.wait_for(
+        lambda: all(
+            len([h for h in hooks_of(world, a) if not (h.jql or "").startswith("project =")]) == each
+            for a in accounts
+        )
+        or None,
+        timeout=WAIT,
+        message="personal webhooks registered",
+    )

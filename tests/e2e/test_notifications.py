@@ -18,6 +18,7 @@ from bot.slack import ids
 from storage.models import JiraAccount
 from tests.e2e.flows import (
     ADMIN,
+    ADMIN_ACCOUNT,
     ALICE,
     ALICE_ACCOUNT,
     BOB,
@@ -36,13 +37,16 @@ from tests.e2e.notify_flows import (
     WAIT,
     card_of,
     card_status,
+    channel_hooks,
     channel_posts,
+    hooks_of,
     open_subscribe,
     replies,
     set_up_dc_webhook,
     submit_subscribe,
     subscribe,
     wait_card,
+    wait_personal_hooks,
     wait_reply,
 )
 from tests.emulators.atlassian_issues import IN_PROGRESS
@@ -58,6 +62,8 @@ def _world(kind: str, bot, slack, atlassian, driver) -> World:
     slack.add_channel(CHANNEL, "projects")
     install(world)
     link_user(world, ALICE, ALICE_ACCOUNT)
+    if world.cloud:
+        wait_personal_hooks(world, [ADMIN_ACCOUNT, ALICE_ACCOUNT])
     return world
 
 
@@ -191,7 +197,7 @@ def test_unsubscribing_stops_the_events(world: World) -> None:
     click(world, ALICE, listing, ids.ACTION_SUB_REMOVE)
     world.slack.wait_for(lambda: not _subscriptions(world), timeout=WAIT, message="the subscription removed")
     if world.cloud:
-        assert world.atlassian.webhooks == []
+        assert channel_hooks(world) == []
     issue = world.atlassian.jira_create(world.site, "ENG", "After unsubscribing", by=BOB_ACCOUNT)
     time.sleep(0.5)
     assert card_of(world, CHANNEL, issue.key) is None
@@ -210,7 +216,7 @@ def test_unlinking_stops_the_subscription_and_tells_the_channel(world: World) ->
     )
     assert [s.status for s in _subscriptions(world)] == ["inactive"]
     if world.cloud:
-        assert world.atlassian.webhooks == []
+        assert hooks_of(world, ALICE_ACCOUNT) == []
 
 
 def _webhook_url(world: World) -> str:
@@ -290,12 +296,12 @@ def _dc_secret(world: World) -> str:
 
 def test_the_upkeep_job_refreshes_cloud_webhooks_before_they_expire(cloud: World) -> None:
     subscribe(cloud, ALICE, CHANNEL)
-    [hook] = cloud.atlassian.webhooks
+    [hook] = channel_hooks(cloud)
     first_expiry = hook.expires_at
     cloud.bot.clock.advance(25 * 86400)
     result = cloud.bot.run(cloud.bot.components.services["webhook_upkeep"].run())
-    assert result.refreshed == 1
-    [hook] = cloud.atlassian.webhooks
+    assert result.refreshed == len(cloud.atlassian.webhooks) == 5  # with Ada's and Alice's personal ones
+    [hook] = channel_hooks(cloud)
     assert hook.expires_at == pytest.approx(cloud.bot.clock.now().timestamp() + 30 * 86400, abs=5)
     assert hook.expires_at > first_expiry
     cloud.bot.clock.advance(10 * 86400)  # past the first expiry: still delivered
@@ -308,7 +314,7 @@ def test_the_upkeep_job_registers_a_webhook_jira_dropped(cloud: World) -> None:
     cloud.bot.clock.advance(31 * 86400)  # never refreshed: Jira has dropped it
     assert not [h for h in cloud.atlassian.webhooks if h.expires_at > cloud.bot.clock.now().timestamp()]
     result = cloud.bot.run(cloud.bot.components.services["webhook_upkeep"].run())
-    assert result.reregistered == 1
+    assert result.reregistered == 5  # with Ada's and Alice's personal ones
     issue = cloud.atlassian.jira_create(cloud.site, "ENG", "Heard again", by=BOB_ACCOUNT)
     wait_card(cloud, CHANNEL, issue.key)
 
@@ -330,7 +336,7 @@ def test_the_admin_sees_and_removes_every_subscription_in_the_app_home(cloud: Wo
     assert f"<#{CHANNEL}>" in json.dumps(home) and f"<@{ALICE}>" in json.dumps(home)
     cloud.driver.click_button(ADMIN, {"action_id": ids.ACTION_SUB_REMOVE}, view=home)
     cloud.slack.wait_for(lambda: not _subscriptions(cloud), timeout=WAIT, message="removed by the admin")
-    assert cloud.atlassian.webhooks == []
+    assert channel_hooks(cloud) == []
     cloud.slack.wait_for(
         lambda: "No channel is subscribed" in json.dumps(cloud.slack.home_views.get(ADMIN)), timeout=WAIT
     )
@@ -367,7 +373,7 @@ def test_a_link_without_the_webhook_scope_is_asked_to_reconnect_once(cloud: Worl
     account = cloud.bot.run(cloud.bot.storage.accounts.get(team, ALICE))
     assert "manage:jira-webhook" in (account.scopes or "")
     subscribe(cloud, ALICE, CHANNEL)
-    assert len(cloud.atlassian.webhooks) == 1
+    assert len(channel_hooks(cloud)) == 1
 
 
 def test_a_subscriber_leaving_the_workspace_stops_their_subscriptions(cloud: World) -> None:
@@ -379,13 +385,13 @@ def test_a_subscriber_leaving_the_workspace_stops_their_subscriptions(cloud: Wor
         lambda: any("has stopped" in m["text"] for m in channel_posts(cloud, CHANNEL)), timeout=WAIT
     )
     assert [s.status for s in _subscriptions(cloud)] == ["inactive"]
-    assert cloud.atlassian.webhooks == []
+    cloud.slack.wait_for(lambda: hooks_of(cloud, ALICE_ACCOUNT) == [], timeout=WAIT, message="hooks removed")
 
 
 @pytest.mark.parametrize("how", ["admin uninstall", "app_uninstalled"])
 def test_uninstalling_removes_the_webhooks_from_jira(cloud: World, how: str) -> None:
     subscribe(cloud, ALICE, CHANNEL)
-    assert len(cloud.atlassian.webhooks) == 1
+    assert len(channel_hooks(cloud)) == 1
     team = cloud.slack.team()["id"]
     if how == "admin uninstall":
         cloud.bot.run(cloud.bot.components.services["linking"].uninstall(team, ADMIN))

@@ -231,6 +231,32 @@ class WebhooksMixin:
         self._emit_comment(key, by, comment.id)
         return comment.id
 
+    def jira_watch(self, key: str, account_id: str) -> None:
+        """`account_id` starts watching the issue (no webhook event, as in Jira)."""
+        with self._lock:
+            state = self._state(self._stored(key))
+            if account_id not in state.watchers:
+                state.watchers.append(account_id)
+
+    def jira_edit_description(self, key: str, body: Any, *, by: str) -> None:
+        """Replaces the description (ADF on Cloud, wiki markup on DC): `jira:issue_updated` whose
+        changelog names the `description` field with wiki text before and after, as Jira sends it."""
+        with self._lock:
+            issue = self._stored(key)
+            before = issue.fields.get("description")
+            issue.fields["description"] = copy.deepcopy(body)
+            self._state(issue).updated_at = self.now()
+        item = {
+            "field": "description",
+            "fieldtype": "jira",
+            "fieldId": "description",
+            "from": None,
+            "fromString": _wiki(before),
+            "to": None,
+            "toString": _wiki(body),
+        }
+        self._emit_updated(key, by, [item])
+
     # ============================================================ REST hooks
 
     def _before_rest(self, call: RestCall, method: str, path: str) -> Any:
@@ -570,6 +596,7 @@ class WebhooksMixin:
                 "assignee": self._user_json(call, assignee) if assignee else None,
                 "reporter": self._user_json(call, reporter) if reporter else None,
                 "priority": issue.fields.get("priority"),
+                "description": copy.deepcopy(issue.fields.get("description")),
                 "created": _fmt(issue.created_at),
                 "updated": _fmt(state.updated_at),
             }
@@ -728,6 +755,28 @@ class WebhooksMixin:
                         waiting.append(
                             (time.monotonic() + self.webhook_retry_delays[attempt], delivery, attempt + 1)
                         )
+
+
+def _wiki(body: Any) -> str | None:
+    """A description as a changelog shows it: wiki markup; ADF mentions become `[~accountid:ID]`."""
+    if body is None or isinstance(body, str):
+        return body
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "text":
+            parts.append(str(node.get("text") or ""))
+        elif node.get("type") == "mention":
+            parts.append(f"[~accountid:{(node.get('attrs') or {}).get('id')}]")
+        for child in node.get("content") or []:
+            walk(child)
+        if node.get("type") == "paragraph":
+            parts.append("\n")
+
+    walk(body)
+    return "".join(parts).strip()
 
 
 def _fmt(epoch: float) -> str:

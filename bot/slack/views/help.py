@@ -14,6 +14,7 @@ HELP_LINES = [
     ("`/jira show KEY`", "see an issue (also `/jira KEY`), act on it, share it in the channel"),
     ("`/jira subscribe`", "post this channel's Jira project events here, one thread per issue"),
     ("`/jira subscriptions`", "list or remove this channel's Jira subscriptions"),
+    ("`/jira notify on|off`", "turn your personal Jira notifications (direct messages) on or off"),
     ("`/jira help`", "show this help"),
 ]
 ADMIN_LINES = [
