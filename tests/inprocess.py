@@ -58,6 +58,7 @@ class InProcessBot:
         self.components = build_components(load_settings(**values), clock=self.clock)
         self.app = create_asgi_app(self.components)
         self.loop = asyncio.new_event_loop()
+        self._background: set[asyncio.Task[Any]] = set()
         self._stack = AsyncExitStack()
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://bot.test"
@@ -68,7 +69,21 @@ class InProcessBot:
 
     def start(self) -> InProcessBot:
         self.run(self._stack.enter_async_context(self.app.router.lifespan_context(self.app)))
+        # What start-up leaves running (the webhook inbox's dispatcher) runs until stop: not a request's.
+        self._background = self.run(self._running_tasks())
         return self
+
+    def _in_background(self, task: asyncio.Task[Any]) -> bool:
+        """Start-up's own tasks, and what the inbox dispatcher starts on its own schedule (its periodic
+        work, and its wait for a wake-up) are not a request's."""
+        coro = task.get_coro()
+        return (task in self._background or task.get_name().startswith("inbox-")
+                or getattr(coro, "__qualname__", "") == "Event.wait")
+
+    @staticmethod
+    async def _running_tasks() -> set[asyncio.Task[Any]]:
+        me = asyncio.current_task()
+        return {t for t in asyncio.all_tasks() if t is not me and not t.done()}
 
     def stop(self) -> None:
         self.run(self.client.aclose())
@@ -98,7 +113,8 @@ class InProcessBot:
         me = asyncio.current_task()
         deadline = self.loop.time() + limit
         while True:
-            others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+            others = [t for t in asyncio.all_tasks()
+                      if t is not me and not t.done() and not self._in_background(t)]
             if not others:
                 return
             if self.loop.time() > deadline:

@@ -108,7 +108,7 @@ class InboxDispatcher:
         for index, work in enumerate(self._periodic):
             running = self._periodic_runs.get(index)
             if running is None or running.done():
-                self._periodic_runs[index] = asyncio.create_task(_logged(work))
+                self._periodic_runs[index] = asyncio.create_task(_logged(work), name="inbox-periodic")
 
     def wake(self) -> None:
         """A delivery was stored here: look at once rather than at the next poll."""
