@@ -452,8 +452,13 @@ def test_oversized_and_malformed_deliveries_get_4xx_and_nothing_is_kept(cloud: W
     assert depth.pending == 0
 
 
-def test_a_channel_the_bot_was_removed_from_stops_its_subscription(cloud: World) -> None:
+def test_a_channel_the_bot_was_removed_from_stops_its_subscription(
+    cloud: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     subscribe(cloud, ALICE, CHANNEL)
+    # Removed from the channel, in a workspace that installed the app without chat:write.public.
+    scopes = [s for s in cloud.slack.bot_scopes.split(",") if s != "chat:write.public"]
+    monkeypatch.setattr(cloud.slack, "bot_scopes", ",".join(scopes))
     cloud.slack.set_bot_not_in_channel(CHANNEL)
     cloud.atlassian.jira_create(cloud.site, "ENG", "Nobody hears", by=BOB_ACCOUNT)
     cloud.slack.wait_for(lambda: [s.status for s in _subscriptions(cloud)] == ["inactive"], timeout=WAIT)
