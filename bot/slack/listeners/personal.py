@@ -43,16 +43,26 @@ class PersonalListeners:
         await respond(**answer)
 
     def status_addition(self, original: Any) -> Any:
-        """`/jira status`, followed (for a linked user) by what personal notifications are on."""
+        """`/jira status`, with (for a linked user) what personal notifications are on, in one answer."""
 
         async def handler(
             ack: AsyncAck, respond: AsyncRespond, context: AsyncBoltContext, **kwargs: Any
         ) -> None:
-            await original(ack=ack, respond=respond, context=context, **kwargs)
+            answers: list[dict[str, Any]] = []
+
+            async def collect(message: Any = None, **fields: Any) -> None:
+                answers.append(dict(message) if isinstance(message, dict) else {"text": message, **fields})
+
+            await original(ack=ack, respond=collect, context=context, **kwargs)
             actor = actor_of(context)
             switches = await self.personal.switches(actor.team_id, actor.user_id)
-            if switches.linked:
-                await respond(**views.build_notify_answer(switches))
+            if switches.linked and answers:
+                extra = views.build_notify_answer(switches)
+                last = answers[-1]
+                answers[-1] = {**last, "text": f"{last.get('text') or ''}\n{extra['text']}",
+                               "blocks": [*(last.get("blocks") or []), *extra["blocks"]]}
+            for answer in answers:
+                await respond(**answer)
 
         return handler
 
