@@ -363,20 +363,31 @@ class AccountRepository:
     async def mark_needs_reconnect(self, account_id: int, now: datetime) -> bool:
         """Marks a link as needing a reconnect; True if it changed."""
         async with self._db.transaction() as session:
-            row = await session.get(JiraAccount, account_id)
-            if row is None or row.status == LinkStatus.NEEDS_RECONNECT.value:
+            # One conditional UPDATE, not a read then a write: on SQLite a read takes no lock, so two
+            # tasks could both see the link healthy and both break it (two audit rows).
+            changed = await session.execute(
+                update(JiraAccount)
+                .where(JiraAccount.id == account_id, JiraAccount.status != LinkStatus.NEEDS_RECONNECT.value)
+                .values(status=LinkStatus.NEEDS_RECONNECT.value)
+            )
+            if changed.rowcount != 1:
                 return False
-            _break_link(session, row, now)
+            row = await session.get(JiraAccount, account_id, populate_existing=True)
+            if row is not None:
+                _break_link(session, row, now)
             return True
 
     async def claim_reconnect_notice(self, account_id: int, now: datetime) -> bool:
         """True exactly once per broken link: the caller then tells the user."""
         async with self._db.transaction() as session:
-            row = await session.get(JiraAccount, account_id)
-            if row is None or row.reconnect_notified_at is not None:
-                return False
-            row.reconnect_notified_at = now
-            return True
+            # Atomic on both databases (a read-then-write is not on SQLite, where a read takes no lock):
+            # two tasks that find the same revoked grant at once send one message between them.
+            claimed = await session.execute(
+                update(JiraAccount)
+                .where(JiraAccount.id == account_id, JiraAccount.reconnect_notified_at.is_(None))
+                .values(reconnect_notified_at=now)
+            )
+            return claimed.rowcount == 1
 
     async def set_last_project(self, account_id: int, project_key: str) -> None:
         async with self._db.transaction() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -436,8 +437,6 @@ def test_tokens_are_refreshed_before_expiry_with_rotation(world: World) -> None:
 
 
 def test_concurrent_refreshes_of_one_account_use_the_refresh_token_once(world: World) -> None:
-    import asyncio
-
     install(world)
     link_user(world)
     tenant = tenant_of(world)
@@ -452,6 +451,27 @@ def test_concurrent_refreshes_of_one_account_use_the_refresh_token_once(world: W
     assert len({r.access_token for r in results}) == 1
     refreshes = [g for g in world.atlassian.token_grants if g.grant_type == "refresh_token"]
     assert len(refreshes) == 1
+
+
+def test_tasks_that_find_one_revoked_grant_at_once_send_one_message(world: World) -> None:
+    install(world)
+    link_user(world)
+    tenant = tenant_of(world)
+    account = account_of(world, ALICE)
+    world.atlassian.revoke(ALICE_ACCOUNT)
+    world.bot.clock.advance(3600)
+    tokens = world.bot.components.services["tokens"]
+
+    async def many() -> list:
+        return await asyncio.gather(*(tokens.refresh(tenant, account) for _ in range(6)),
+                                    return_exceptions=True)
+
+    results = world.bot.run(many())
+    assert all(isinstance(result, ReconnectRequired) for result in results)
+    dms = world.slack.wait_for(lambda: [m for m in dms_to(world, ALICE) if "stopped working" in m["text"]])
+    assert len(dms) == 1
+    broken = world.bot.run(world.bot.storage.audit.list(tenant.team_id, action="account.needs_reconnect"))
+    assert len(broken) == 1
 
 
 def test_a_revoked_grant_leads_to_needs_reconnect_and_one_message(world: World) -> None:
