@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from storage.database import Database
 from storage.models import ChannelSubscription, SubscriptionStatus
@@ -159,7 +159,13 @@ class SubscriptionRepository:
             if row is None:
                 return None
             record = _record(row)
-            await session.delete(row)
+            # Conditional: of two Remove clicks at once, one deletes and the other finds it gone (on
+            # SQLite both can read the row first, as a read takes no lock).
+            removed = await session.execute(
+                delete(ChannelSubscription).where(ChannelSubscription.id == subscription_id)
+            )
+            if removed.rowcount != 1:
+                return None
             session.add(
                 audit_entry(
                     team_id=record.team_id,

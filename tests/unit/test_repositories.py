@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from storage.crypto import Encryptor, generate_key
 from storage.db import async_database_url, create_engine
 from storage.migrate import upgrade
+from storage.repositories.accounts import JiraIdentity, TokenSet
 from storage.repositories.states import StateRejected, StateRejection
 from storage.store import Storage
 
@@ -171,3 +173,24 @@ async def test_a_message_added_to_an_issue_is_linked_once_and_its_key_done(stora
         assert await storage.idempotency.get(f"adddraft:T1:{view}", now=NOW) is None
     (link,) = await storage.issue_links.for_message("T1", "C1", "1.1")
     assert (link.issue_key, link.created_by, link.kind, link.added) == ("ENG-1", "U1", "added", True)
+
+
+async def test_two_removals_of_one_subscription_at_once_remove_it_once(storage: Storage) -> None:
+    tenant, _ = await storage.tenants.install(
+        team_id="T1", enterprise_id=None, kind="cloud", site_url="https://acme.atlassian.net",
+        site_name="acme", cloud_id="cloud-1", dc_client_id=None, dc_client_secret=None, installed_by="U1",
+        identity=JiraIdentity(account_id="acc-1", display_name="Ada", email=None),
+        tokens=TokenSet(access_token="a", refresh_token="r", expires_at=NOW + timedelta(hours=1),
+                        scopes=None),
+        now=NOW,
+    )
+    subscription = await storage.subscriptions.create(
+        tenant_id=tenant.id, team_id="T1", channel_id="C1", project_key="ENG", events=["issue_created"],
+        jql=None, jql_in_webhook=True, created_by="U1", now=NOW,
+    )
+    removals = await asyncio.gather(
+        *(storage.subscriptions.delete(subscription.id, actor="U1", now=NOW) for _ in range(4))
+    )
+    assert [r.id for r in removals if r is not None] == [subscription.id]
+    assert await storage.subscriptions.get(subscription.id) is None
+    assert len(await storage.audit.list("T1", action="subscription.removed")) == 1
