@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -163,6 +164,20 @@ class PersonalNotificationService:
             CACHE_SECONDS
         )
         self._watching = _Recent[tuple[int, str], set[str]](CACHE_SECONDS)
+        # One registration (or removal) of a user's webhooks at a time: the link's own start-up work,
+        # the upkeep job and an unlink can meet, and two registrations would both find the hooks
+        # missing and make each twice (and Jira would deliver each event twice).
+        self._user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def _user_lock(self, team_id: str, slack_user_id: str) -> asyncio.Lock:
+        key = (team_id, slack_user_id)
+        lock = self._user_locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._user_locks[key] = lock
+        return lock
 
     # Switches -------------------------------------------------------------------------------------
     async def switches(self, team_id: str, slack_user_id: str) -> Switches:
@@ -257,6 +272,14 @@ class PersonalNotificationService:
             return 0
         if not account.jira_account_id or CLOUD_WEBHOOK_SCOPE not in (account.scopes or "").split():
             return 0
+        async with self._user_lock(tenant.team_id, account.slack_user_id):
+            return await self._register_missing(tenant, account)
+
+    async def _register_missing(self, tenant: TenantRecord, seen: AccountRecord) -> int:
+        # Read again under the lock: the user may have unlinked while this waited for it.
+        _, account = await self._storage.tenants.get_with_account(tenant.team_id, seen.slack_user_id)
+        if account is None or account.needs_reconnect or account.jira_account_id != seen.jira_account_id:
+            return 0
         have = {
             h.jql_filter
             for h in await self._storage.webhooks.of_user(tenant.team_id, account.slack_user_id)
@@ -304,6 +327,10 @@ class PersonalNotificationService:
         return made
 
     async def remove_webhooks(self, team_id: str, slack_user_id: str) -> None:
+        async with self._user_lock(team_id, slack_user_id):
+            await self._remove(team_id, slack_user_id)
+
+    async def _remove(self, team_id: str, slack_user_id: str) -> None:
         hooks = [
             h
             for h in await self._storage.webhooks.of_user(team_id, slack_user_id)

@@ -5,6 +5,7 @@ and all at once; stopped by unlinking and by deactivation (with the user's webho
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -358,3 +359,20 @@ def test_the_upkeep_job_refreshes_and_re_registers_personal_webhooks(cloud: Worl
     issue = cloud.atlassian.jira_create(cloud.site, "ENG", "Still heard", by=BOB_ACCOUNT)
     cloud.atlassian.jira_assign(issue.key, ALICE_ACCOUNT, by=BOB_ACCOUNT)
     wait_dm(cloud, ALICE, issue.key, f"Bob Builder assigned {issue.key} to you")
+
+
+def test_registrations_that_meet_make_each_personal_webhook_once(cloud: World) -> None:
+    personal = cloud.bot.components.services["personal_notifications"]
+    tenant = cloud.bot.run(cloud.bot.storage.tenants.get(TEAM))
+    cloud.bot.run(personal.remove_webhooks(TEAM, ALICE))
+    assert personal_hooks(cloud, ALICE_ACCOUNT) == []
+    account = cloud.bot.run(cloud.bot.storage.accounts.get(TEAM, ALICE))
+
+    async def at_once() -> list[int]:
+        return list(await asyncio.gather(*(personal.ensure_webhooks(tenant, account) for _ in range(3))))
+
+    assert sorted(cloud.bot.run(at_once())) == [0, 0, 2]
+    assert len(personal_hooks(cloud, ALICE_ACCOUNT)) == 2
+    stored = cloud.bot.run(cloud.bot.storage.webhooks.of_user(TEAM, ALICE))
+    live = personal_hooks(cloud, ALICE_ACCOUNT)
+    assert sorted(h.jira_webhook_id for h in stored) == sorted(str(h.id) for h in live)
