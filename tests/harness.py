@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -14,6 +18,8 @@ import httpx
 from bot.container import Components, build_components
 from bot.settings import Settings, load_settings
 from bot.web.app import create_asgi_app
+from storage.db import async_database_url, create_engine, sqlite_file_path
+from storage.migrate import upgrade
 from tests.emulators.live import LiveServer, free_port
 
 T = TypeVar("T")
@@ -67,6 +73,42 @@ def test_database_url(tmp_dir: str) -> str:
     return f"sqlite:///{tmp_dir}/jirabot-test.sqlite3"
 
 
+_migrated_template: Path | None = None
+
+
+def _sqlite_template() -> Path:
+    """One SQLite file migrated with the project's migrations, once per test process."""
+    global _migrated_template
+    if _migrated_template is None:
+        path = Path(tempfile.mkdtemp(prefix="jirabot-template-")) / "migrated.sqlite3"
+
+        async def migrate() -> None:
+            engine = create_engine(async_database_url(f"sqlite:///{path}", None))
+            try:
+                await upgrade(engine)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(migrate())
+        with sqlite3.connect(path) as connection:  # everything into the main file: it is copied alone
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.close()
+        _migrated_template = path
+    return _migrated_template
+
+
+def start_from_migrated(database_url: str) -> None:
+    """A test's SQLite file that does not exist yet starts as a copy of the migrated template, so that
+    each test does not run every migration again (the bot still runs `upgrade`, which finds nothing
+    to do). PostgreSQL, and files that exist already, are left as they are."""
+    if not database_url:
+        return
+    path = sqlite_file_path(async_database_url(database_url, None))  # type: ignore[arg-type]
+    if path is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(), path)
+
+
 class BotHarness:
     """One bot process-in-a-thread: its settings, components, clock and URL."""
 
@@ -109,6 +151,7 @@ class BotHarness:
             values["atlassian_auth_url"] = atlassian_url
             values["atlassian_api_url"] = atlassian_url
         values.update(overrides)
+        start_from_migrated(values["database_url"])
         harness = cls(load_settings(**values), clock or OffsetClock(), port, socket_mode=socket_mode)
         harness.live.start()
         return harness
