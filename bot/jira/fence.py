@@ -12,13 +12,17 @@ ATLASSIAN_API_URL), not from what an admin typed, and pass without the fence.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
+import os
 import socket
+import ssl
 import typing
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
 
+import certifi
 import httpcore
 import httpx
 
@@ -107,11 +111,23 @@ class FencedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every Jira and Atlassian connection of the process (loading a CA bundle
+    costs tens of milliseconds). `SSL_CERT_FILE` or `SSL_CERT_DIR` when set, for a Data Center whose
+    certificate a company CA signed, Data Center connections included; else certifi's bundle."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def fenced_transport(
     policy: HostPolicy, *, limits: httpx.Limits, resolver: Resolver = resolve
 ) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every connection goes through a `FencedBackend`."""
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False, verify=tls_context())
     pool = transport._pool
     # httpx builds the pool without a way to pass a network backend; the pool hands this one to every
     # connection it opens.
@@ -174,6 +190,6 @@ def build_jira_transport(
     bases = list(trusted_bases)
     return JiraTransport(
         bases,
-        trusted=httpx.AsyncHTTPTransport(limits=limits, proxy=environment_proxy(bases)),
+        trusted=httpx.AsyncHTTPTransport(limits=limits, proxy=environment_proxy(bases), verify=tls_context()),
         fenced=fenced_transport(policy, limits=limits, resolver=resolver),
     )

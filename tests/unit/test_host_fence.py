@@ -8,7 +8,7 @@ import ipaddress
 import httpx
 import pytest
 
-from bot.jira.fence import REFUSED, JiraTransport, build_jira_transport, fenced_transport
+from bot.jira.fence import REFUSED, JiraTransport, build_jira_transport, fenced_transport, tls_context
 from bot.jira.hosts import HostListError, HostPolicy, parse_entry
 from bot.settings import SettingsError, load_settings
 
@@ -205,3 +205,48 @@ def test_cloud_calls_keep_the_environments_proxy_and_no_proxy(monkeypatch) -> No
     assert environment_proxy(["https://auth.internal"]) is None
     monkeypatch.delenv("HTTPS_PROXY")
     assert environment_proxy(["https://api.atlassian.com"]) is None
+
+
+def _company_ca(path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Acme Internal CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_a_company_ca_named_by_ssl_cert_file_is_what_jira_connections_trust(tmp_path, monkeypatch) -> None:
+    bundle = tmp_path / "company-ca.pem"
+    _company_ca(bundle)
+    tls_context.cache_clear()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        trusted = tls_context().get_ca_certs()
+        assert [dict(part[0] for part in cert["subject"])["commonName"] for cert in trusted] == [
+            "Acme Internal CA"
+        ]
+        transport = build_jira_transport(
+            SINGLE, trusted_bases=["https://api.atlassian.com"], limits=httpx.Limits()
+        )
+        # Data Center connections (fenced) and Atlassian's (trusted) both verify with it.
+        assert transport._fenced._pool._ssl_context is tls_context()
+        assert transport._trusted._pool._ssl_context is tls_context()
+        monkeypatch.delenv("SSL_CERT_FILE")
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        tls_context.cache_clear()
+        assert len(tls_context().get_ca_certs()) > 50  # certifi's public CAs
+    finally:
+        tls_context.cache_clear()
