@@ -112,6 +112,17 @@ def submit(world: World, view: dict[str, Any], key: str, comment: str | None = N
     return result
 
 
+def remote_link(world: World, key: str, updates: int = 0) -> dict[str, Any]:
+    """The issue's one remote link once Jira has it (and has updated it `updates` times): the bot adds
+    it after the comment, so it may come a moment after the comment's answer."""
+    def found() -> dict[str, Any] | None:
+        links = world.atlassian.remote_links(key)
+        assert len(links) <= 1, links
+        return links[0] if links and links[0]["updates"] >= updates else None
+
+    return world.slack.wait_for(found, 15, message=f"the remote link on {key}")
+
+
 def comment_posts(world: World, key: str, count: int | None = None) -> list[Any]:
     """The comment requests Jira got, once ``count`` of them (default: all so far) are answered."""
     def answered() -> list[Any] | None:
@@ -240,7 +251,7 @@ def test_adds_the_comment_the_remote_link_and_the_card_in_the_thread(world: Worl
     else:
         assert body == (f"Bob Builder wrote in #general:\nThe printer is on *fire* again\n\n"
                         f"From a Slack message: [{permalink}]")
-    (link,) = world.atlassian.remote_links(key)
+    link = remote_link(world, key)
     assert link["globalId"] == permalink and link["object"]["url"] == permalink
     assert link["object"]["title"] == "Slack: #general — The printer is on fire again"
     (reply,) = world.slack.wait_for(lambda: thread_replies(world, ts))
@@ -280,7 +291,7 @@ def test_a_long_message_with_code_emoji_and_a_mention_becomes_a_valid_comment(wo
         assert '"codeBlock"' in dumped and '"href": "https://example.com/docs"' in dumped
     else:
         assert "{noformat}" in dumped and "[the docs|https://example.com/docs]" in dumped
-    (link,) = world.atlassian.remote_links(key)
+    link = remote_link(world, key)
     assert link["object"]["title"].startswith("Slack: #general — Hey @bob, see the docs")
     world.slack.wait_for(lambda: thread_replies(world, result.payload["message_ts"]))
 
@@ -299,7 +310,7 @@ def test_the_same_message_added_twice_makes_two_comments_and_one_link(world: Wor
     submit(world, form, key, comment="Still burning")
     posts = comment_posts(world, key, 2)
     assert [p.status for p in posts] == [201, 201]
-    (link,) = world.atlassian.remote_links(key)
+    link = remote_link(world, key, updates=1)
     assert link["globalId"] == world.slack.permalink(CHANNEL, ts) and link["updates"] == 1
     assert [x.issue_key for x in links_of(world, ts)] == [key]
     world.slack.wait_for(lambda: len(thread_replies(world, ts)) == 2)
