@@ -21,6 +21,7 @@ from bot.web.app import create_asgi_app
 from storage.db import async_database_url, create_engine, sqlite_file_path
 from storage.migrate import upgrade
 from tests.emulators.live import LiveServer, free_port
+from tests.tls import CONTEXT as TLS
 
 T = TypeVar("T")
 
@@ -175,4 +176,4 @@ class BotHarness:
 
 def browser(**cookies: str) -> httpx.Client:
     """A browser that follows redirects (Jira's authorize page → the bot's callback)."""
-    return httpx.Client(follow_redirects=True, timeout=15, cookies=cookies)
+    return httpx.Client(follow_redirects=True, timeout=15, cookies=cookies, verify=TLS)

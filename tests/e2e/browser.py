@@ -9,6 +9,8 @@ from urllib.parse import urljoin
 
 import httpx
 
+from tests.tls import CONTEXT as TLS
+
 
 @dataclass
 class Button:
@@ -81,7 +83,7 @@ class Browser:
 
     def __init__(self, account_id: str | None = None) -> None:
         cookies = {"atlassian_account": account_id} if account_id else {}
-        self.client = httpx.Client(follow_redirects=True, timeout=20, cookies=cookies)
+        self.client = httpx.Client(follow_redirects=True, timeout=20, cookies=cookies, verify=TLS)
 
     def __enter__(self) -> Browser:
         return self

@@ -19,6 +19,7 @@ from tests.emulators.atlassian import AtlassianEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.emulators.slack_driver import SlackDriver, SlackResult
 from tests.harness import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, OUTCOME_TIMEOUT, BotHarness, wait_for
+from tests.tls import CONTEXT as TLS
 
 ADMIN = "U0ADMIN01"
 ALICE = "U0ALICE01"
@@ -141,7 +142,7 @@ def button_url(message: dict[str, Any], action_id: str = "jira_connect_link") ->
 def jira_authorize_url(url: str) -> str:
     """Where the link in Slack leads: the bot's start page redirects once, to Jira's authorize page."""
     assert urlsplit(url).path == "/jira/oauth/start", url
-    response = httpx.get(url, follow_redirects=False, timeout=15)
+    response = httpx.get(url, follow_redirects=False, timeout=15, verify=TLS)
     assert response.status_code == 302, response.text
     return response.headers["location"]
 

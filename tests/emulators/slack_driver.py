@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import httpx
 
 from tests.emulators.slack import SlackEmulator, public_message, validate_options_response
+from tests.tls import CONTEXT as TLS
 
 ACK_DEADLINE = 3.0
 """Seconds Slack waits for an ack before showing the user an error."""
@@ -306,7 +307,7 @@ class SlackDriver:
         self.team_id = team_id or emulator.team_id
         self.api_app_id = api_app_id or emulator.app_id
         self.verification_token = verification_token
-        self.client = httpx.Client(timeout=timeout)
+        self.client = httpx.Client(timeout=timeout, verify=TLS)
         self.last: SlackResult | None = None
         self._typed: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
 
