@@ -52,10 +52,23 @@ def submit_subscribe(
 
 
 def subscribe(world: World, user: str, channel: str, **form: Any) -> SlackResult:
+    """Subscribes `channel` and waits until the subscription is complete. On a busy machine the bot
+    acks with "Subscribing…" and stores the subscription, registers its webhook and tells the channel
+    after the ack: the notice in the channel is its last step, so it is what is waited for."""
     view = open_subscribe(world, user, channel)
+    before = len(subscribed_notices(world, channel))
     result = submit_subscribe(world, user, view, **form)
     assert result.status_code == 200 and not result.problems, (result.text, result.problems)
+    world.slack.wait_for(
+        lambda: len(subscribed_notices(world, channel)) > before,
+        timeout=WAIT,
+        message=f"the subscription of {channel} announced",
+    )
     return result
+
+
+def subscribed_notices(world: World, channel: str) -> list[dict[str, Any]]:
+    return [m for m in channel_posts(world, channel) if "subscribed this channel" in m["text"]]
 
 
 def set_up_dc_webhook(world: World) -> tuple[str, str]:

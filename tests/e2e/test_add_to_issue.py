@@ -320,6 +320,9 @@ def test_the_create_shortcut_then_shows_the_issue_the_message_was_added_to(cloud
     key = seed(cloud, "Printer trouble")
     result, form = open_form(cloud)
     submit(cloud, form, key)
+    # The message→issue link is recorded at the end of the add, maybe after the ack ("Adding…"): the
+    # create shortcut only finds it once the add is over.
+    result_of(cloud, form)
     ts = result.payload["message_ts"]
     create = shortcut(cloud, ts=ts, callback_id=ids.SHORTCUT_CREATE_ISSUE)
     asking = wait_view(cloud, opened_view(cloud, create), create_views.VIEW_CREATE_ANOTHER)

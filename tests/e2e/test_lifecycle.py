@@ -132,10 +132,15 @@ def test_tokens_revoked_and_app_uninstalled_remove_the_slack_installation(
         assert installation_of(ADMIN) is not None
         driver.event({"type": "tokens_revoked", "tokens": {"oauth": [ADMIN], "bot": []}})
         eventually(lambda: installation_of(ADMIN) is None)
+        # Its audit entry follows the deletion: wait for it, so that the two entries keep their order.
+        eventually(lambda: audit(bot, "slack.tokens_revoked"))
         assert bot.run(store.async_find_bot(enterprise_id=None, team_id=TEAM)) is not None
 
         driver.event({"type": "tokens_revoked", "tokens": {"bot": [slack.team(TEAM)["bot_user_id"]]}})
-        eventually(lambda: bot.run(store.async_find_bot(enterprise_id=None, team_id=TEAM)) is None)
+        # The bot deletes the bot token, then the installations, then writes the audit entry, each on
+        # its own: wait for the last step (the second entry), not the first, before reading them all.
+        eventually(lambda: len(audit(bot, "slack.tokens_revoked")) >= 2)
+        assert bot.run(store.async_find_bot(enterprise_id=None, team_id=TEAM)) is None
         assert installation_of(None) is None
         assert bot.run(bot.storage.tenants.get(TEAM)) is not None  # the Jira side waits for the uninstall
         revoked = audit(bot, "slack.tokens_revoked")

@@ -36,7 +36,9 @@ from tests.e2e.flows import (
     cloud_world,
     datacenter_world,
     install,
+    jira_issues,
     link_user,
+    settled_view,
 )
 from tests.e2e.test_create_issue import CHANNEL, block, open_form, submit, wait_view
 from tests.e2e.test_foundation import _env, _start_serving, _stop
@@ -74,7 +76,7 @@ def drive_every_kind(world: World) -> dict[str, Any]:
     project = block(form, views.BLOCK_PROJECT)
     world.driver.options(ALICE, form, views.ACTION_PROJECT, project["block_id"], "ENG")
     answer = submit(world, form)
-    (issue,) = world.atlassian.issues()
+    (issue,) = jira_issues(world)  # the create may reach Jira after the ack ("Creating…")
     created = wait_view(world, form["id"], views.VIEW_CREATE_RESULT, containing=issue.key)
     click = world.driver.click_button(ALICE, {"action_id": ids.ACTION_OPEN_IN_JIRA}, view=created)
     assert click.status_code == 200
@@ -142,7 +144,9 @@ def test_jira_failures_are_counted_by_outcome(cloud: World) -> None:
     before = scrape(cloud.bot.url)
     cloud.atlassian.fail_next(r"/rest/api/3/issue$", status=500, method="POST")
     _, form = open_form(cloud)
-    submit(cloud, form)
+    answer = submit(cloud, form)
+    # The failed create may be sent after the ack ("Creating…"): scrape once the form shows its outcome.
+    settled_view(cloud, answer)
     after = scrape(cloud.bot.url)
     assert grew(before, after, "jirabot_jira_requests_total", endpoint="rest/api/issue", outcome="5xx") == 1
 
