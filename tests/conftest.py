@@ -1,5 +1,5 @@
 """Shared fixtures: the emulators (served once per session, reset per test), a fresh database per
-test (SQLite file, or PostgreSQL from DATABASE_URL, truncated), and the bot served for real."""
+test (SQLite file, or PostgreSQL from DATABASE_URL, emptied), and the bot served for real."""
 
 from __future__ import annotations
 
@@ -36,9 +36,16 @@ async def _reset_postgres(url: str) -> None:
     engine = create_engine(async_database_url(url, None))  # type: ignore[arg-type]
     try:
         await upgrade(engine)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        # DELETE and restarted sequences in one statement: the same empty tables as TRUNCATE … RESTART
+        # IDENTITY, in a third of the time on tables this small (TRUNCATE swaps every table's files).
         async with engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            sequences = (await connection.execute(text(
+                "SELECT sequence_name FROM information_schema.sequences"
+                " WHERE sequence_schema = current_schema()"
+            ))).scalars().all()
+            steps = [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
+            steps += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+            await connection.execute(text("DO $$ BEGIN " + "; ".join(steps) + "; END $$"))
     finally:
         await engine.dispose()
 
