@@ -3,15 +3,11 @@ Slack user per workspace (SQLite, or PostgreSQL in CI's second run)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from storage.crypto import Encryptor, generate_key
-from storage.db import async_database_url, create_engine
-from storage.migrate import upgrade
 from storage.repositories.accounts import AccountLinkedElsewhere, JiraIdentity, TokenSet
 from storage.repositories.confirmations import ConfirmationRejected, ConfirmationRejection
 from storage.repositories.states import StateRejected, StateRejection
@@ -19,15 +15,6 @@ from storage.store import Storage
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)
-
-
-@pytest.fixture
-async def storage(database_url: str, tmp_path) -> AsyncIterator[Storage]:
-    engine = create_engine(async_database_url(database_url, tmp_path / "x.sqlite3"))
-    await upgrade(engine)
-    store = Storage.create(engine, Encryptor.from_string(generate_key()))
-    yield store
-    await engine.dispose()
 
 
 async def test_a_state_belongs_to_the_browser_that_opened_it_first(storage: Storage) -> None:

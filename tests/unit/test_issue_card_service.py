@@ -18,9 +18,6 @@ from bot.jira.http import RetryPolicy
 from bot.services.issue_cards import ActionDone, ActionKind, CardView, IssueCardService, Refusal, Refused
 from bot.services.issues import Blocked, BlockedReason, Ready
 from bot.slack.context import Actor
-from storage.crypto import Encryptor, generate_key
-from storage.db import async_database_url, create_engine
-from storage.migrate import upgrade
 from storage.repositories.accounts import AccountRecord
 from storage.repositories.tenants import TenantRecord
 from storage.store import Storage
@@ -35,14 +32,6 @@ ACCOUNT = AccountRecord(
     1, 1, "T1", "U1", "acc-1", "Alice", "a@x", "tok", "ref", None, "read", "linked", NOW, None, None, None
 )
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-@pytest.fixture
-async def storage(database_url: str, tmp_path) -> AsyncIterator[Storage]:
-    engine = create_engine(async_database_url(database_url, tmp_path / "x.sqlite3"))
-    await upgrade(engine)
-    yield Storage.create(engine, Encryptor.from_string(generate_key()))
-    await engine.dispose()
 
 
 class FakeTokens:

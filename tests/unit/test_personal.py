@@ -6,7 +6,6 @@ builders as data."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,12 +15,9 @@ from bot.jira.mentions import mentioned
 from bot.services.personal import ALL_KINDS, Change, PersonalDm, PersonalKind, Switches
 from bot.slack import ids
 from bot.slack.views.personal import build_home_switches, build_personal_dm, switches_line
-from storage.crypto import Encryptor, generate_key
-from storage.db import async_database_url, create_engine
-from storage.migrate import upgrade
-from storage.repositories.accounts import JiraIdentity, TokenSet
 from storage.repositories.tenants import TenantRecord
 from storage.store import Storage
+from tests.unit.installs import install_cloud_tenant
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 WINDOW = timedelta(seconds=5)
@@ -59,32 +55,8 @@ def test_mentions_in_wiki_markup_are_user_names_or_account_ids() -> None:
 
 
 @pytest.fixture
-async def storage(database_url: str, tmp_path) -> AsyncIterator[Storage]:
-    engine = create_engine(async_database_url(database_url, tmp_path / "x.sqlite3"))
-    await upgrade(engine)
-    store = Storage.create(engine, Encryptor.from_string(generate_key()))
-    yield store
-    await engine.dispose()
-
-
-@pytest.fixture
 async def tenant(storage: Storage) -> TenantRecord:
-    tenant, _ = await storage.tenants.install(
-        team_id="T1",
-        enterprise_id=None,
-        kind="cloud",
-        site_url="https://acme.atlassian.net",
-        site_name="acme",
-        cloud_id="cloud-1",
-        dc_client_id=None,
-        dc_client_secret=None,
-        installed_by="U1",
-        identity=JiraIdentity(account_id="acc-1", display_name="Ada", email=None),
-        tokens=TokenSet(
-            access_token="a", refresh_token="r", expires_at=NOW + timedelta(hours=1), scopes=None
-        ),
-        now=NOW,
-    )
+    tenant = await install_cloud_tenant(storage, NOW)
     return tenant
 
 

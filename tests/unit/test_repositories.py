@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,20 +10,11 @@ import pytest
 from storage.crypto import Encryptor, generate_key
 from storage.db import async_database_url, create_engine
 from storage.migrate import upgrade
-from storage.repositories.accounts import JiraIdentity, TokenSet
 from storage.repositories.states import StateRejected, StateRejection
 from storage.store import Storage
+from tests.unit.installs import install_cloud_tenant
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def storage(database_url: str, tmp_path) -> AsyncIterator[Storage]:
-    engine = create_engine(async_database_url(database_url, tmp_path / "x.sqlite3"))
-    await upgrade(engine)
-    store = Storage.create(engine, Encryptor.from_string(generate_key()))
-    yield store
-    await engine.dispose()
 
 
 async def _state(storage: Storage, name: str, expires: datetime) -> None:
@@ -176,14 +166,7 @@ async def test_a_message_added_to_an_issue_is_linked_once_and_its_key_done(stora
 
 
 async def test_two_removals_of_one_subscription_at_once_remove_it_once(storage: Storage) -> None:
-    tenant, _ = await storage.tenants.install(
-        team_id="T1", enterprise_id=None, kind="cloud", site_url="https://acme.atlassian.net",
-        site_name="acme", cloud_id="cloud-1", dc_client_id=None, dc_client_secret=None, installed_by="U1",
-        identity=JiraIdentity(account_id="acc-1", display_name="Ada", email=None),
-        tokens=TokenSet(access_token="a", refresh_token="r", expires_at=NOW + timedelta(hours=1),
-                        scopes=None),
-        now=NOW,
-    )
+    tenant = await install_cloud_tenant(storage, NOW)
     subscription = await storage.subscriptions.create(
         tenant_id=tenant.id, team_id="T1", channel_id="C1", project_key="ENG", events=["issue_created"],
         jql=None, jql_in_webhook=True, created_by="U1", now=NOW,
